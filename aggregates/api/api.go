@@ -1,0 +1,315 @@
+// Package api is spendstream's thin query API over the ClickHouse roll-ups. Each handler turns the
+// caller into an aggregates.Scope, parses the query parameters into a typed query, reads through the
+// Reader (which enforces the scope in its own queries) and encodes the contract's envelope:
+//
+//	{"data": [...], "aggregated_as_of": ..., "generated_at": ..., "freshness": {...}, "window": {...}}
+//
+// Routes:
+//
+//	GET /v1/rollups/email-volume     email volume per window (steps 1h, 1d)
+//	GET /v1/rollups/vps-utilization  VPS utilization per window (steps 5m, 1h, 1d)
+//	GET /v1/freshness                per-pipeline progress, lag and status
+//	GET /healthz, GET /readyz        liveness and readiness
+//
+// Freshness comes from the data: aggregated_as_of is the oldest committed watermark over the live
+// lane's partitions, read from ClickHouse before the rows it stamps; only generated_at and the lags
+// derived from it use the clock. The package does no roll-up arithmetic.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spendstream/spendstream/aggregates"
+)
+
+// Reader is what the API needs from the roll-up store; *clickhouse.Store implements it. Every method
+// takes the caller's Scope and must apply it itself, so a tenant-scoped caller never receives another
+// tenant's rows, whatever the handler does.
+type Reader interface {
+	EmailVolume(ctx context.Context, scope aggregates.Scope, q aggregates.EmailQuery) ([]aggregates.EmailRow, error)
+	VPSUtilization(ctx context.Context, scope aggregates.Scope, q aggregates.VPSQuery) ([]aggregates.VPSRow, error)
+	// LaneProgress returns the committed progress of every lane partition that has flushed.
+	LaneProgress(ctx context.Context, scope aggregates.Scope) ([]aggregates.Progress, error)
+}
+
+// Errors a Config.Scope function returns to refuse a request; they map to 401 and 403.
+var (
+	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrForbidden       = errors.New("forbidden")
+)
+
+// Defaults of Config.
+const (
+	DefaultDelayedAfter = 2 * time.Minute
+	DefaultMaxRows      = 100_000
+	DefaultReadyTimeout = 2 * time.Second
+	DefaultQueryTimeout = 15 * time.Second
+	// MaxWindows bounds the windows a roll-up request may span (per group).
+	MaxWindows = 10_000
+)
+
+// Config of the API. The zero value of every field but Partitions has a default.
+type Config struct {
+	// Partitions is the number of JetStream partitions of each lane (streams.Config.Partitions).
+	// aggregated_as_of is the minimum watermark over partitions 0..Partitions-1 of the live lane; a
+	// partition that has never flushed makes it null. Required: 1..256.
+	Partitions int
+	// DelayedAfter is the lag above which a pipeline is "delayed" (default 2m).
+	DelayedAfter time.Duration
+	// MaxRows caps the rows of one roll-up response; a larger result is a 400 result_too_large
+	// (default 100,000).
+	MaxRows int
+	// Scope turns a request into the caller's read scope. It may return ErrUnauthenticated or
+	// ErrForbidden. Default: the cross-tenant view for everyone (authentication comes later).
+	Scope func(*http.Request) (aggregates.Scope, error)
+	// Ready holds the readiness checks of /readyz by dependency name (e.g. "clickhouse", "nats").
+	Ready map[string]func(context.Context) error
+	// ReadyTimeout bounds each readiness check (default 2s).
+	ReadyTimeout time.Duration
+	// QueryTimeout bounds the reads of one request (default 15s); past it the answer is a 503.
+	QueryTimeout time.Duration
+	// Lag, when set, reports the JetStream messages pending per pipeline ("live", "backfill");
+	// /v1/freshness shows them as pending_messages.
+	Lag func(context.Context) map[string]uint64
+	// Now is the clock of generated_at and lags (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.DelayedAfter <= 0 {
+		c.DelayedAfter = DefaultDelayedAfter
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = DefaultMaxRows
+	}
+	if c.Scope == nil {
+		c.Scope = scopeFromRequest
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = DefaultQueryTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Partitions < 1 || c.Partitions > 256 {
+		return fmt.Errorf("api partitions %d: want 1..256", c.Partitions)
+	}
+	for name, f := range c.Ready {
+		if name == "" || f == nil {
+			return fmt.Errorf("api readiness check %q: want a name and a function", name)
+		}
+	}
+	return nil
+}
+
+// scopeFromRequest is the placeholder until authentication lands: every caller gets the
+// cross-tenant view. The RBAC issue replaces it through Config.Scope.
+func scopeFromRequest(*http.Request) (aggregates.Scope, error) {
+	return aggregates.Scope{All: true}, nil
+}
+
+type server struct {
+	cfg     Config
+	reader  Reader
+	log     *slog.Logger
+	metrics *httpMetrics
+	mux     *http.ServeMux
+}
+
+// New returns the API handler. It panics if cfg is invalid (call cfg.Validate first to get an
+// error). log and reg may be nil.
+func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer) http.Handler {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	if reader == nil {
+		panic("api: nil Reader")
+	}
+	cfg.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux()}
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+	s.handle("GET /v1/rollups/email-volume", s.scoped(s.emailVolume))
+	s.handle("GET /v1/rollups/vps-utilization", s.scoped(s.vpsUtilization))
+	s.handle("GET /v1/freshness", s.scoped(s.freshness))
+	// Other methods on a known path: 405 with a JSON body (ServeMux's own 405 is plain text).
+	for _, p := range []string{"/healthz", "/readyz", "/v1/rollups/email-volume", "/v1/rollups/vps-utilization", "/v1/freshness"} {
+		s.handle(p, s.methodNotAllowed)
+	}
+	s.handle("/", s.notFound)
+	return s.mux
+}
+
+// handle registers h under pattern, instrumented with pattern as its route label.
+func (s *server) handle(pattern string, h http.HandlerFunc) {
+	s.mux.Handle(pattern, s.instrument(pattern, h))
+}
+
+// scoped resolves the caller's scope before h runs; h never runs without a valid one.
+func (s *server) scoped(h func(http.ResponseWriter, *http.Request, aggregates.Scope)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		scope, err := s.cfg.Scope(r)
+		if err == nil {
+			err = scope.Validate()
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r, scope)
+	}
+}
+
+func (s *server) emailVolume(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+	now := s.cfg.Now()
+	params, err := parseQuery(r)
+	var q aggregates.EmailQuery
+	if err == nil {
+		q, err = parseEmailRequest(params, now)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q.Limit = s.cfg.MaxRows + 1
+	s.serveRollup(w, r, scope, now, q.RollupQuery, func(ctx context.Context) (any, int, error) {
+		rows, err := s.reader.EmailVolume(ctx, scope, q)
+		return encodeEmailRows(rows, q.GroupBy), len(rows), err
+	})
+}
+
+func (s *server) vpsUtilization(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+	now := s.cfg.Now()
+	params, err := parseQuery(r)
+	var q aggregates.VPSQuery
+	if err == nil {
+		q, err = parseVPSRequest(params, now)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q.Limit = s.cfg.MaxRows + 1
+	s.serveRollup(w, r, scope, now, q.RollupQuery, func(ctx context.Context) (any, int, error) {
+		rows, err := s.reader.VPSUtilization(ctx, scope, q)
+		return encodeVPSRows(rows, q.GroupBy), len(rows), err
+	})
+}
+
+// serveRollup reads progress, then the rows, and writes the envelope. Progress is read first: rows
+// only grow, so everything up to the watermark read is in the rows read after it.
+func (s *server) serveRollup(w http.ResponseWriter, r *http.Request, scope aggregates.Scope, now time.Time,
+	q aggregates.RollupQuery, read func(context.Context) (any, int, error)) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	progress, err := s.reader.LaneProgress(ctx, scope)
+	if err != nil {
+		s.fail(w, r, unavailable("clickhouse", err))
+		return
+	}
+	data, n, err := read(ctx)
+	if err != nil {
+		s.fail(w, r, unavailable("clickhouse", err))
+		return
+	}
+	if n > s.cfg.MaxRows {
+		s.fail(w, r, &tooLargeError{max: s.cfg.MaxRows})
+		return
+	}
+	f := buildFreshness(progress, s.cfg.Partitions, now, s.cfg.DelayedAfter)
+	env := newEnvelope(data, f, now)
+	env.Window = &windowJSON{From: jsonTime(q.From), To: jsonTime(q.To), Step: stepName(q.Step)}
+	s.writeJSON(w, r, http.StatusOK, env)
+}
+
+func (s *server) freshness(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+	now := s.cfg.Now()
+	params, err := parseQuery(r)
+	if err == nil {
+		err = parseFreshnessRequest(params)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	progress, err := s.reader.LaneProgress(ctx, scope)
+	if err != nil {
+		s.fail(w, r, unavailable("clickhouse", err))
+		return
+	}
+	f := buildFreshness(progress, s.cfg.Partitions, now, s.cfg.DelayedAfter)
+	var pending map[string]uint64
+	if s.cfg.Lag != nil && scope.All {
+		pending = s.cfg.Lag(ctx)
+	}
+	s.writeJSON(w, r, http.StatusOK, newEnvelope(f.detail(scope.All, pending), f, now))
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan result, len(s.cfg.Ready))
+	for name, check := range s.cfg.Ready {
+		go func() {
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
+			defer cancel()
+			results <- result{name, check(ctx)}
+		}()
+	}
+	checks := map[string]string{}
+	var failed []string
+	for range s.cfg.Ready {
+		res := <-results
+		if res.err != nil {
+			s.log.Warn("readiness check failed", "check", res.name, "err", res.err)
+			checks[res.name] = "unavailable"
+			failed = append(failed, res.name)
+			continue
+		}
+		checks[res.name] = "ok"
+	}
+	if len(failed) > 0 {
+		s.writeJSON(w, r, http.StatusServiceUnavailable, readyJSON{Status: "unavailable", Checks: checks,
+			Error: &errorBody{Code: "unavailable", Message: "not ready: " + joinSorted(failed) + " unavailable"}})
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, readyJSON{Status: "ready", Checks: checks})
+}
+
+type readyJSON struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+	Error  *errorBody        `json:"error,omitempty"`
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNotFound) }
+
+func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	s.fail(w, r, errMethodNotAllowed)
+}

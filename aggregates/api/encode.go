@@ -1,0 +1,246 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/aggregates/window"
+)
+
+// jsonTime encodes as an RFC 3339 UTC string with whole seconds.
+type jsonTime time.Time
+
+func (t jsonTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
+}
+
+type windowJSON struct {
+	From jsonTime `json:"from"`
+	To   jsonTime `json:"to"`
+	Step string   `json:"step"`
+}
+
+func stepName(step time.Duration) string { return window.StepName(step) }
+
+// envelope is every successful /v1 response.
+type envelope struct {
+	Data           any           `json:"data"`
+	AggregatedAsOf *jsonTime     `json:"aggregated_as_of"`
+	GeneratedAt    jsonTime      `json:"generated_at"`
+	Freshness      freshnessJSON `json:"freshness"`
+	Window         *windowJSON   `json:"window,omitempty"`
+}
+
+func newEnvelope(data any, f freshness, now time.Time) envelope {
+	return envelope{Data: data, AggregatedAsOf: f.asOf(), GeneratedAt: jsonTime(now), Freshness: f.block()}
+}
+
+// Rows encode as JSON objects with a fixed key order: window_start, the grouped dimensions in
+// GroupBy order, then the measures. Only grouped dimensions appear (with their value, even empty).
+
+type emailRows struct {
+	rows []aggregates.EmailRow
+	dims []aggregates.Dimension
+}
+
+func encodeEmailRows(rows []aggregates.EmailRow, dims []aggregates.Dimension) emailRows {
+	return emailRows{rows: rows, dims: dims}
+}
+
+func (e emailRows) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 64+len(e.rows)*(160+24*len(e.dims)))
+	b = append(b, '[')
+	for i := range e.rows {
+		r := &e.rows[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRowStart(b, r.WindowStart, e.dims, r.Dim)
+		b = appendUint(b, "sent", r.Sent)
+		b = appendUint(b, "delivered", r.Delivered)
+		b = appendUint(b, "bounced", r.Bounced)
+		b = appendUint(b, "deferred", r.Deferred)
+		b = appendUint(b, "complained", r.Complained)
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
+type vpsRows struct {
+	rows []aggregates.VPSRow
+	dims []aggregates.Dimension
+}
+
+func encodeVPSRows(rows []aggregates.VPSRow, dims []aggregates.Dimension) vpsRows {
+	return vpsRows{rows: rows, dims: dims}
+}
+
+func (e vpsRows) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 64+len(e.rows)*(240+24*len(e.dims)))
+	b = append(b, '[')
+	for i := range e.rows {
+		r := &e.rows[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRowStart(b, r.WindowStart, e.dims, r.Dim)
+		b = appendUint(b, "samples", r.Samples)
+		b = appendFloat(b, "cpu_avg", r.CPUAvg)
+		b = appendFloat(b, "cpu_max", r.CPUMax)
+		b = appendFloat(b, "cpu_p95", r.CPUP95)
+		b = appendFloat(b, "mem_avg", r.MemAvg)
+		b = appendFloat(b, "mem_max", r.MemMax)
+		b = appendFloat(b, "mem_p95", r.MemP95)
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
+func appendRowStart(b []byte, start time.Time, dims []aggregates.Dimension, dim func(aggregates.Dimension) string) []byte {
+	b = append(b, `{"window_start":"`...)
+	b = start.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, '"')
+	for _, d := range dims {
+		b = append(b, ',', '"')
+		b = append(b, d...) // dimension names are fixed identifiers
+		b = append(b, `":`...)
+		b = appendString(b, dim(d))
+	}
+	return b
+}
+
+func appendUint(b []byte, key string, v uint64) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, `":`...)
+	return strconv.AppendUint(b, v, 10)
+}
+
+func appendFloat(b []byte, key string, v float64) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, `":`...)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json does.
+func appendString(b []byte, s string) []byte {
+	q, err := json.Marshal(s)
+	if err != nil { // cannot happen for a string
+		return append(b, `""`...)
+	}
+	return append(b, q...)
+}
+
+// Errors.
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type errorJSON struct {
+	Error errorBody `json:"error"`
+}
+
+var (
+	errNotFound         = errors.New("no such endpoint")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errInternal         = errors.New("internal error")
+)
+
+// tooLargeError is a result above Config.MaxRows.
+type tooLargeError struct{ max int }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("the result has more than %d rows; narrow from/to, filter by tenant_id or provider, "+
+		"group by fewer dimensions or use a coarser step", e.max)
+}
+
+// depError is a failed dependency: a 503 naming it, with the cause kept for the log only.
+type depError struct {
+	dep string
+	err error
+}
+
+func (e *depError) Error() string { return e.dep + ": " + e.err.Error() }
+func (e *depError) Unwrap() error { return e.err }
+
+func unavailable(dep string, err error) error { return &depError{dep: dep, err: err} }
+
+// errorResponse is the one mapping of errors to status and body. Messages come from this package's
+// own errors only: never SQL, driver text or another tenant's data.
+func errorResponse(err error) (int, errorBody) {
+	var pe *paramError
+	var tl *tooLargeError
+	var de *depError
+	switch {
+	case errors.As(err, &pe):
+		return http.StatusBadRequest, errorBody{"bad_parameter", pe.Error()}
+	case errors.As(err, &tl):
+		return http.StatusBadRequest, errorBody{"result_too_large", tl.Error()}
+	case errors.Is(err, ErrUnauthenticated):
+		return http.StatusUnauthorized, errorBody{"unauthenticated", "missing or invalid credentials"}
+	case errors.Is(err, ErrForbidden), errors.Is(err, aggregates.ErrNoScope):
+		return http.StatusForbidden, errorBody{"forbidden", "not allowed"}
+	case errors.Is(err, errNotFound):
+		return http.StatusNotFound, errorBody{"not_found", "no such endpoint"}
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, errorBody{"method_not_allowed", "want GET or HEAD"}
+	case errors.As(err, &de):
+		return http.StatusServiceUnavailable, errorBody{"unavailable", de.dep + " unavailable"}
+	}
+	return http.StatusInternalServerError, errorBody{"internal", "internal error"}
+}
+
+// fail writes the error response for err and logs it: server-side failures at error level (with
+// the cause), refusals at debug level.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := errorResponse(err)
+	switch {
+	case status >= 500 && r.Context().Err() != nil:
+		s.log.Info("request ended by the caller", "path", r.URL.Path, "status", status, "err", err)
+	case status >= 500:
+		s.log.Error("request failed", "path", r.URL.Path, "status", status, "err", err)
+	default:
+		s.log.Debug("request refused", "path", r.URL.Path, "status", status, "code", body.Code)
+	}
+	s.writeJSON(w, r, status, errorJSON{Error: body})
+}
+
+// writeJSON encodes v fully before writing, so an encoding failure still gets a clean 500.
+func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		s.log.Error("encode response", "path", r.URL.Path, "err", err)
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func joinSorted(names []string) string {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,197 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/aggregates/window"
+)
+
+// The read side. Every read takes an aggregates.Scope and applies it in the WHERE clause, so tenant
+// isolation is enforced by the query itself. SQL text is built only from the fixed names below
+// (tables, whitelisted columns); every value the caller supplies is a bound parameter.
+
+var emailTables = map[time.Duration]string{
+	window.Step1h: "email_volume_1h",
+	window.Step1d: "email_volume_1d",
+}
+
+var vpsTables = map[time.Duration]string{
+	window.Step5m: "vps_util_5m",
+	window.Step1h: "vps_util_1h",
+	window.Step1d: "vps_util_1d",
+}
+
+// Grouping columns by dimension: the only way a dimension reaches SQL text.
+var (
+	emailColumns = map[aggregates.Dimension]string{
+		aggregates.DimTenantID: "tenant_id",
+		aggregates.DimIP:       "ip",
+		aggregates.DimPool:     "pool",
+		aggregates.DimProvider: "provider",
+	}
+	vpsColumns = map[aggregates.Dimension]string{
+		aggregates.DimTenantID:   "tenant_id",
+		aggregates.DimResourceID: "resource_id",
+		aggregates.DimProvider:   "provider",
+		aggregates.DimPlan:       "plan",
+		aggregates.DimRegion:     "region",
+	}
+)
+
+// EmailVolume reads email volume per window and grouped dimensions, summing the SummingMergeTree
+// rows (un-merged parts may hold several rows per key).
+func (s *Store) EmailVolume(ctx context.Context, scope aggregates.Scope, q aggregates.EmailQuery) ([]aggregates.EmailRow, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("email query: %w", err)
+	}
+	sql, args, err := s.rollupSQL(emailTables[q.Step], emailColumns, scope, q.RollupQuery,
+		"sum(sent), sum(delivered), sum(bounced), sum(deferred), sum(complained)")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query email volume: %w", err)
+	}
+	defer rows.Close()
+	var out []aggregates.EmailRow
+	dims := make([]string, len(q.GroupBy))
+	for rows.Next() {
+		var r aggregates.EmailRow
+		dest := make([]any, 0, len(dims)+6)
+		dest = append(dest, &r.WindowStart)
+		for i := range dims {
+			dest = append(dest, &dims[i])
+		}
+		dest = append(dest, &r.Sent, &r.Delivered, &r.Bounced, &r.Deferred, &r.Complained)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("scan email volume: %w", err)
+		}
+		r.WindowStart = r.WindowStart.UTC()
+		for i, d := range q.GroupBy {
+			r.SetDim(d, dims[i])
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read email volume: %w", err)
+	}
+	return out, nil
+}
+
+// VPSUtilization reads VPS utilization per window and grouped dimensions, merging the aggregate
+// states; averages and p95 are derived in Go from the merged sums and histograms.
+func (s *Store) VPSUtilization(ctx context.Context, scope aggregates.Scope, q aggregates.VPSQuery) ([]aggregates.VPSRow, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("vps query: %w", err)
+	}
+	sql, args, err := s.rollupSQL(vpsTables[q.Step], vpsColumns, scope, q.RollupQuery,
+		"sumMerge(samples), sumMerge(cpu_sum), maxMerge(cpu_max), sumMerge(mem_sum), maxMerge(mem_max),"+
+			" sumForEachMerge(cpu_hist), sumForEachMerge(mem_hist)")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query vps utilization: %w", err)
+	}
+	defer rows.Close()
+	var out []aggregates.VPSRow
+	dims := make([]string, len(q.GroupBy))
+	for rows.Next() {
+		var r aggregates.VPSRow
+		var t aggregates.VPSTotals
+		dest := make([]any, 0, len(dims)+8)
+		dest = append(dest, &r.WindowStart)
+		for i := range dims {
+			dest = append(dest, &dims[i])
+		}
+		dest = append(dest, &t.Samples, &t.CPUSum, &t.CPUMax, &t.MemSum, &t.MemMax, &t.CPUHist, &t.MemHist)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("scan vps utilization: %w", err)
+		}
+		r.WindowStart = r.WindowStart.UTC()
+		for i, d := range q.GroupBy {
+			r.SetDim(d, dims[i])
+		}
+		r.SetTotals(t)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read vps utilization: %w", err)
+	}
+	return out, nil
+}
+
+// rollupSQL builds the SELECT of a roll-up read. table and columns come from the fixed maps above;
+// scope, filters and the time range are bound parameters.
+func (s *Store) rollupSQL(table string, columns map[aggregates.Dimension]string, scope aggregates.Scope,
+	q aggregates.RollupQuery, measures string) (string, []any, error) {
+	if table == "" {
+		return "", nil, fmt.Errorf("no roll-up table for step %s", q.Step)
+	}
+	keys := []string{"window_start"}
+	for _, d := range q.GroupBy {
+		c, ok := columns[d]
+		if !ok {
+			return "", nil, fmt.Errorf("dimension %q cannot be grouped by", d)
+		}
+		keys = append(keys, c)
+	}
+	key := strings.Join(keys, ", ")
+	// Times are bound as Unix seconds so the comparison does not depend on the server's timezone.
+	where := []string{"window_start >= toDateTime(?)", "window_start < toDateTime(?)"}
+	args := []any{q.From.Unix(), q.To.Unix()}
+	if !scope.All {
+		where = append(where, "tenant_id = ?")
+		args = append(args, scope.TenantID)
+	}
+	if q.TenantID != "" {
+		where = append(where, "tenant_id = ?")
+		args = append(args, q.TenantID)
+	}
+	if q.Provider != "" {
+		where = append(where, "provider = ?")
+		args = append(args, q.Provider)
+	}
+	sql := "SELECT " + key + ", " + measures + " FROM " + s.db + "." + table +
+		" WHERE " + strings.Join(where, " AND ") + " GROUP BY " + key + " ORDER BY " + key
+	if q.Limit > 0 {
+		sql += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	return sql, args, nil
+}
+
+// LaneProgress returns the committed progress of every lane partition that has ever flushed. Stream
+// sequences and event counts are volumes across all tenants, so a tenant-scoped read gets them zeroed.
+func (s *Store) LaneProgress(ctx context.Context, scope aggregates.Scope) ([]aggregates.Progress, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	all, err := s.Progress(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]aggregates.Progress, 0, len(all))
+	for _, p := range all {
+		r := aggregates.Progress{
+			Position:  aggregates.Position{Lane: p.Lane, Partition: p.Partition, AsOf: p.AsOf.UTC()},
+			FlushedAt: p.FlushedAt.UTC(),
+		}
+		if scope.All {
+			r.StreamSeq, r.Events = p.StreamSeq, p.Events
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

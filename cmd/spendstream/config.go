@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spendstream/spendstream/aggregates/clickhouse"
+	"github.com/spendstream/spendstream/consumers"
+	"github.com/spendstream/spendstream/consumers/ingest"
+	"github.com/spendstream/spendstream/consumers/streams"
+)
+
+// Config is the whole configuration of one spendstream process. Every flag has an environment twin
+// SPENDSTREAM_<FLAG_NAME> (upper case, '-' → '_'), used when the flag is not given.
+type Config struct {
+	HTTPAddr    string
+	MetricsAddr string
+	LogLevel    string
+	LogFormat   string
+
+	NATSURL string // empty: embedded server
+	NATSDir string
+
+	ClickHouse clickhouse.Config
+	Streams    streams.Config
+	Consumers  consumers.Config
+	Ingest     ingest.Config
+
+	DelayedAfter time.Duration
+
+	Demo          bool
+	DemoSeed      int64
+	DemoTenants   int
+	DemoBackfill  time.Duration
+	DemoFaultRate float64
+}
+
+// register binds the flags of cfg to fs; groups select which flags a subcommand has.
+func (c *Config) register(fs *flag.FlagSet, groups ...string) {
+	has := map[string]bool{}
+	for _, g := range groups {
+		has[g] = true
+	}
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	if has["http"] {
+		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (API, ingest, health)")
+		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "separate listen address for /metrics (default: served on --http-addr)")
+	}
+	if has["nats"] {
+		fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL; empty starts an embedded JetStream server")
+		fs.StringVar(&c.NATSDir, "nats-dir", ".local/nats", "data dir of the embedded NATS server")
+		fs.IntVar(&c.Streams.Partitions, "partitions", c.Streams.Partitions, "partitions per lane (hash of tenant id); >1 needs nats-server 2.10+")
+		fs.IntVar(&c.Streams.Replicas, "stream-replicas", c.Streams.Replicas, "JetStream stream replicas (NATS cluster)")
+		fs.DurationVar(&c.Streams.DuplicateWindow, "duplicate-window", c.Streams.DuplicateWindow, "JetStream de-duplication window for event ids")
+		fs.DurationVar(&c.Streams.LiveMaxAge, "stream-max-age", c.Streams.LiveMaxAge, "retention of the live and backfill streams")
+	}
+	if has["clickhouse"] {
+		fs.StringVar(&c.ClickHouse.Addr, "clickhouse-addr", c.ClickHouse.Addr, "ClickHouse native protocol address")
+		fs.StringVar(&c.ClickHouse.Database, "clickhouse-database", c.ClickHouse.Database, "ClickHouse database")
+		fs.StringVar(&c.ClickHouse.Username, "clickhouse-user", c.ClickHouse.Username, "ClickHouse user")
+		fs.StringVar(&c.ClickHouse.Password, "clickhouse-password", c.ClickHouse.Password, "ClickHouse password")
+	}
+	if has["consume"] {
+		fs.IntVar(&c.Consumers.InstanceIndex, "instance-index", 0, "this consumer instance's index (owns partitions p % count == index)")
+		fs.IntVar(&c.Consumers.InstanceCount, "instance-count", 1, "number of consumer instances sharing the partitions")
+		fs.DurationVar(&c.Consumers.FlushInterval, "flush-interval", c.Consumers.FlushInterval, "batch flush interval")
+		fs.IntVar(&c.Consumers.MaxBatchEvents, "max-batch-events", c.Consumers.MaxBatchEvents, "flush early once a batch holds this many events")
+		fs.DurationVar(&c.Consumers.Rules.AllowedLateness, "allowed-lateness", c.Consumers.Rules.AllowedLateness, "how long after its window closes a late event still counts")
+		fs.DurationVar(&c.Consumers.Rules.BackfillMaxAge, "backfill-max-age", c.Consumers.Rules.BackfillMaxAge, "oldest event time the backfill lane accepts")
+	}
+	if has["consume"] || has["ingest"] {
+		fs.DurationVar(&c.Ingest.Limits.MaxFuture, "max-future", c.Ingest.Limits.MaxFuture, "how far ahead of now an event time may be (clock skew)")
+	}
+	if has["ingest"] {
+		fs.IntVar(&c.Ingest.MaxEvents, "ingest-max-events", c.Ingest.MaxEvents, "events per POST /v1/events request")
+		fs.Int64Var(&c.Ingest.MaxBodyBytes, "ingest-max-body", c.Ingest.MaxBodyBytes, "bytes per POST /v1/events body")
+		fs.Int64Var(&c.Ingest.MaxInflightEvents, "ingest-max-inflight", c.Ingest.MaxInflightEvents, "events being published at once before 429")
+	}
+	if has["api"] {
+		fs.DurationVar(&c.DelayedAfter, "delayed-after", 2*time.Minute, "freshness: a pipeline whose watermark lags more than this is delayed")
+	}
+	if has["demo"] {
+		fs.BoolVar(&c.Demo, "demo", false, "run the demo generator in-process (backfill history, then live events)")
+		fs.Int64Var(&c.DemoSeed, "demo-seed", 42, "demo generator seed")
+		fs.IntVar(&c.DemoTenants, "demo-tenants", 8, "demo tenants")
+		fs.DurationVar(&c.DemoBackfill, "demo-backfill", 48*time.Hour, "demo history published through the backfill lane at start")
+		fs.Float64Var(&c.DemoFaultRate, "demo-fault-rate", 0.002, "share of demo events that are duplicates, late or malformed")
+	}
+}
+
+func defaultConfig() Config {
+	return Config{
+		ClickHouse: clickhouse.DefaultConfig(),
+		Streams:    streams.DefaultConfig(),
+		Consumers:  consumers.DefaultConfig(),
+		Ingest:     ingest.DefaultConfig(),
+	}
+}
+
+// parse parses args, then fills every flag not given from its SPENDSTREAM_* twin.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		key := EnvName(f.Name)
+		if v := getenv(key); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", key, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// EnvName is the environment twin of a flag.
+func EnvName(flagName string) string {
+	return "SPENDSTREAM_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// finish copies shared settings into sub-configs and validates.
+func (c *Config) finish() error {
+	c.Consumers.Streams = c.Streams
+	c.Consumers.Rules.Limits.MaxFuture = c.Ingest.Limits.MaxFuture
+	c.Streams.BackfillMaxAge = c.Streams.LiveMaxAge
+	c.Consumers.Streams = c.Streams
+	if c.DelayedAfter == 0 {
+		c.DelayedAfter = 2 * time.Minute
+	}
+	var errs []error
+	if err := c.ClickHouse.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Consumers.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Ingest.Limits.MaxFuture <= 0 {
+		errs = append(errs, errors.New("max-future must be positive"))
+	}
+	return errors.Join(errs...)
+}

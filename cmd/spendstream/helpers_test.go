@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spendstream/spendstream/aggregates/clickhouse"
+	"github.com/spendstream/spendstream/aggregates/window"
+	"github.com/spendstream/spendstream/consumers/streams"
+	"github.com/spendstream/spendstream/schemas/events"
+	"github.com/spendstream/spendstream/schemas/generate"
+)
+
+// clickhouseAddr returns the ClickHouse of the test run; `make test` always sets it.
+func clickhouseAddr(t testing.TB) string {
+	addr := os.Getenv("SPENDSTREAM_CLICKHOUSE_ADDR")
+	if addr == "" {
+		t.Skip("SPENDSTREAM_CLICKHOUSE_ADDR not set (make test sets it)")
+	}
+	return addr
+}
+
+// testDatabase creates a private database name and drops it after the test.
+func testDatabase(t testing.TB, addr, prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	db := prefix + "_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		if os.Getenv("SPENDSTREAM_KEEP_TEST_DB") != "" {
+			t.Logf("keeping database %s", db)
+			return
+		}
+		cfg := clickhouse.DefaultConfig()
+		cfg.Addr, cfg.Database = addr, db
+		s, err := clickhouse.Open(cfg, nil)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		_ = s.DropDatabase(context.Background())
+	})
+	return db
+}
+
+func startNATS(t testing.TB) *streams.Embedded {
+	emb, err := streams.StartEmbedded(streams.EmbeddedConfig{Dir: t.TempDir(), Port: -1})
+	require.NoError(t, err)
+	t.Cleanup(emb.Shutdown)
+	return emb
+}
+
+func freePort(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func getJSON(t testing.TB, url string, out any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp.StatusCode
+}
+
+func waitReady(t testing.TB, base string, within time.Duration) {
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, within, 100*time.Millisecond, "spendstream not ready at %s", base)
+}
+
+// truth is the ground truth of a set of generated events, computed with plain Go: de-duplicated by
+// id, late events removed by the same rule the pipeline documents, and summed.
+type truth struct {
+	vps   map[vpsTruthKey]*vpsTruth
+	email map[emailTruthKey]*emailTruth
+	// counted is the number of distinct events that must be in the roll-ups.
+	counted int
+}
+
+type vpsTruthKey struct {
+	window   time.Time
+	tenant   string
+	resource string
+}
+
+type vpsTruth struct {
+	provider, plan, region string
+	cpu, mem               []uint64 // utilization in millionths, one per sample
+}
+
+type emailTruthKey struct {
+	window           time.Time
+	tenant, ip, pool string
+	provider         string
+}
+
+type emailTruth struct{ sent, delivered, bounced, deferred, complained uint64 }
+
+func newTruth() *truth {
+	return &truth{vps: map[vpsTruthKey]*vpsTruth{}, email: map[emailTruthKey]*emailTruth{}}
+}
+
+// add counts the distinct valid events of items that are expected to be in the roll-ups. Late
+// events count only where the lane has no lateness limit (backfill).
+func (tr *truth) add(items []generate.Item, seen map[string]bool, lateCounts bool) {
+	for _, it := range items {
+		if it.Event == nil || (it.Kind == generate.KindLate && !lateCounts) || seen[it.Event.ID] {
+			continue
+		}
+		seen[it.Event.ID] = true
+		ev := it.Event
+		tr.counted++
+		switch ev.Type {
+		case events.TypeVPSSample:
+			k := vpsTruthKey{window.Assign(ev.Time.Add(-time.Nanosecond), 5*time.Minute), ev.TenantID, ev.VPS.ResourceID}
+			v := tr.vps[k]
+			if v == nil {
+				v = &vpsTruth{provider: ev.VPS.Provider, plan: ev.VPS.Plan, region: ev.VPS.Region}
+				tr.vps[k] = v
+			}
+			v.cpu = append(v.cpu, uint64(math.Round(ev.VPS.CPUUtil*1e6)))
+			v.mem = append(v.mem, uint64(math.Round(ev.VPS.MemUtil*1e6)))
+		case events.TypeEmailVolume:
+			e := ev.Email
+			k := emailTruthKey{window.Assign(ev.Time.Add(-time.Nanosecond), time.Hour), ev.TenantID, e.IP, e.Pool, e.Provider}
+			v := tr.email[k]
+			if v == nil {
+				v = &emailTruth{}
+				tr.email[k] = v
+			}
+			v.sent += e.Sent
+			v.delivered += e.Delivered
+			v.bounced += e.Bounced
+			v.deferred += e.Deferred
+			v.complained += e.Complained
+		}
+	}
+}
+
+// p95 by nearest rank over the sorted samples, reported as the upper edge of its 1% bucket, or the
+// largest sample when that is lower.
+func p95(micro []uint64) float64 {
+	s := append([]uint64(nil), micro...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	rank := int(math.Ceil(0.95 * float64(len(s))))
+	v := s[rank-1]
+	bucket := min(v/10000, 99)
+	return min(float64(bucket+1)/100, float64(s[len(s)-1])/1e6)
+}
+
+func sum(xs []uint64) (s uint64) {
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+func maxOf(xs []uint64) (m uint64) {
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+func (k vpsTruthKey) String() string {
+	return fmt.Sprintf("%s/%s/%s", k.window.Format(time.RFC3339), k.tenant, k.resource)
+}

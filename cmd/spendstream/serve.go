@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/spendstream/spendstream/aggregates/api"
+	"github.com/spendstream/spendstream/aggregates/clickhouse"
+	"github.com/spendstream/spendstream/consumers"
+	"github.com/spendstream/spendstream/consumers/ingest"
+	"github.com/spendstream/spendstream/consumers/streams"
+)
+
+type roles struct {
+	ingest, consume, api, embedded bool
+}
+
+func (r roles) groups() []string {
+	g := []string{"nats"}
+	if r.ingest || r.api {
+		g = append(g, "http")
+	}
+	if r.ingest {
+		g = append(g, "ingest")
+	}
+	if r.consume {
+		g = append(g, "consume")
+	}
+	if r.consume || r.api {
+		g = append(g, "clickhouse", "api")
+	}
+	if r.embedded {
+		g = append(g, "demo")
+	}
+	return g
+}
+
+func newLogger(cfg Config) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+}
+
+// cmdServe runs the selected roles in one process until ctx ends, then shuts down in order: HTTP,
+// consumers (final flush), demo, ClickHouse, NATS.
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, r roles) error {
+	cfg := defaultConfig()
+	name := "spendstream"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	cfg.register(fs, r.groups()...)
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := cfg.finish(); err != nil {
+		return err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	if !r.embedded && cfg.NATSURL == "" {
+		cfg.NATSURL = "nats://127.0.0.1:4222"
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// NATS: embedded default or an existing server.
+	natsURL := cfg.NATSURL
+	if natsURL == "" {
+		emb, err := streams.StartEmbedded(streams.EmbeddedConfig{Dir: cfg.NATSDir, Port: 14222})
+		if err != nil {
+			return err
+		}
+		defer emb.Shutdown()
+		natsURL = emb.URL()
+		abs, _ := filepath.Abs(cfg.NATSDir)
+		log.Info("embedded NATS JetStream started", "url", natsURL, "dir", abs)
+	}
+	connect := func(connName string) (*nats.Conn, error) {
+		return nats.Connect(natsURL, nats.Name(connName), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+	}
+	nc, err := connect("spendstream")
+	if err != nil {
+		return fmt.Errorf("connect nats %s: %w", natsURL, err)
+	}
+	defer func() { _ = nc.Drain() }()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if err := streams.Provision(ctx, js, cfg.Streams); err != nil {
+		return err
+	}
+
+	var store *clickhouse.Store
+	if r.consume || r.api {
+		store, err = clickhouse.Open(cfg.ClickHouse, log)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		if err := migrateWithRetry(ctx, store, log); err != nil {
+			return err
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	if r.consume {
+		m := consumers.NewMetrics(reg)
+		cons, err := consumers.New(cfg.Consumers, connect, store, m, log)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return cons.Run(gctx) })
+	}
+
+	mux := http.NewServeMux()
+	if r.ingest {
+		mux.Handle("POST /v1/events", ingest.New(cfg.Ingest, streams.NewPublisher(js), reg, log))
+	}
+	ready := map[string]func(context.Context) error{
+		"nats": func(context.Context) error {
+			if !nc.IsConnected() {
+				return errors.New("nats not connected")
+			}
+			return nil
+		},
+	}
+	if store != nil {
+		ready["clickhouse"] = store.Ready
+	}
+	apiCfg := api.Config{Partitions: cfg.Streams.Partitions, DelayedAfter: cfg.DelayedAfter, Ready: ready,
+		Lag: consumerLag(js, cfg)}
+	var reader api.Reader
+	if r.api {
+		reader = store
+	}
+	mux.Handle("/", api.New(apiCfg, reader, log, reg))
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+
+	var servers []*http.Server
+	if cfg.MetricsAddr != "" {
+		mm := http.NewServeMux()
+		mm.Handle("GET /metrics", metricsHandler)
+		servers = append(servers, &http.Server{Addr: cfg.MetricsAddr, Handler: mm, ReadHeaderTimeout: 5 * time.Second})
+	} else {
+		mux.Handle("GET /metrics", metricsHandler)
+	}
+	if r.ingest || r.api {
+		servers = append(servers, &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second})
+	}
+	for _, srv := range servers {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", srv.Addr, err)
+		}
+		log.Info("http listening", "addr", "http://"+ln.Addr().String())
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+	if r.embedded && cfg.Demo {
+		pub := streams.NewPublisher(js)
+		g.Go(func() error { return runDemo(gctx, cfg, pub, log) })
+	}
+	if r.embedded {
+		printBanner(cfg, natsURL)
+	}
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+func printBanner(cfg Config, natsURL string) {
+	base := "http://" + cfg.HTTPAddr
+	fmt.Fprintf(os.Stderr, `
+spendstream is running
+  API        %[1]s/v1/rollups/vps-utilization  %[1]s/v1/rollups/email-volume  %[1]s/v1/freshness
+  ingest     POST %[1]s/v1/events
+  metrics    %[1]s/metrics
+  NATS       %[2]s   ClickHouse %[3]s/%[4]s
+Ctrl-C stops it.
+
+`, base, natsURL, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
+}
+
+func migrateWithRetry(ctx context.Context, store *clickhouse.Store, log *slog.Logger) error {
+	delay := 200 * time.Millisecond
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := store.Migrate(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("clickhouse schema: %w", err)
+		}
+		log.Warn("clickhouse not ready; retrying", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// consumerLag reads the JetStream pending counts of every lane's consumers.
+func consumerLag(js jetstream.JetStream, cfg Config) func(context.Context) map[string]uint64 {
+	return func(ctx context.Context) map[string]uint64 {
+		out := map[string]uint64{}
+		for _, lane := range cfg.Consumers.Lanes {
+			for p := 0; p < cfg.Streams.Partitions; p++ {
+				c, err := js.Consumer(ctx, streams.StreamName(lane), streams.ConsumerName(lane, p))
+				if err != nil {
+					continue
+				}
+				info, err := c.Info(ctx)
+				if err != nil {
+					continue
+				}
+				out[string(lane)] += info.NumPending + uint64(info.NumAckPending)
+			}
+		}
+		return out
+	}
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string) error {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	cfg.register(fs, "clickhouse")
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := clickhouse.Open(cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Println("schema applied to", cfg.ClickHouse.Addr, "database", strings.TrimSpace(cfg.ClickHouse.Database))
+	return nil
+}

@@ -1,0 +1,305 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/schemas/events"
+)
+
+// Store is what the batcher needs from the roll-up store: an atomic batch write and the committed
+// positions. *clickhouse.Store satisfies it.
+type Store interface {
+	WriteBatch(ctx context.Context, b *aggregates.Batch) error
+	Positions(ctx context.Context, lane events.Lane) (map[uint16]aggregates.Position, error)
+}
+
+// BatcherConfig tunes flushing.
+type BatcherConfig struct {
+	Lane              events.Lane
+	FlushInterval     time.Duration // time trigger
+	MaxBatchEvents    int           // size trigger
+	MaxBufferedEvents int           // Add blocks above this while a flush is pending (backpressure)
+	RetryMin          time.Duration
+	RetryMax          time.Duration
+}
+
+func (c *BatcherConfig) setDefaults() {
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.MaxBatchEvents <= 0 {
+		c.MaxBatchEvents = 50_000
+	}
+	if c.MaxBufferedEvents < c.MaxBatchEvents {
+		c.MaxBufferedEvents = 4 * c.MaxBatchEvents
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Second
+	}
+}
+
+// errGaveUp is returned after a flush was abandoned (shutdown while ClickHouse failed): no later
+// batch may be written, or it would claim the abandoned batch's positions.
+var errGaveUp = errors.New("an earlier flush was abandoned; restart to replay from the committed position")
+
+// partition is the batcher's view of one lane partition.
+type partition struct {
+	seq       uint64    // last stream sequence handled (added or dead-lettered)
+	stored    time.Time // when that message was stored in the stream
+	caughtUp  time.Time // a probe saw the consumer caught up with seq at this time
+	upSeq     uint64    // the seq the caughtUp probe refers to
+	events    uint64    // events added since the last snapshot
+	committed aggregates.Position
+}
+
+// asOf is the ingest time up to which every message of the partition is handled.
+func (p *partition) asOf() time.Time {
+	t := p.stored
+	if p.upSeq == p.seq && p.caughtUp.After(t) {
+		t = p.caughtUp
+	}
+	t = t.Truncate(time.Second).UTC() // ClickHouse DateTime; rounding down keeps it true
+	if t.Before(p.committed.AsOf) {
+		t = p.committed.AsOf
+	}
+	return t
+}
+
+// Batcher accumulates partial aggregates of one lane across the partitions this process owns and
+// flushes them, with the positions they complete, as one atomic write. Handlers call Add or Skip for
+// every message in stream order; a message whose sequence is not above the partition's last one is a
+// redelivery and is ignored, so the effect of each message is counted once.
+type Batcher struct {
+	cfg     BatcherConfig
+	store   Store
+	log     *slog.Logger
+	metrics *Metrics
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	cur      *aggregates.Batch
+	curCount int
+	parts    map[uint16]*partition
+	flushing bool
+	gaveUp   bool
+	kick     chan struct{}
+}
+
+// NewBatcher starts from the committed positions of the owned partitions.
+func NewBatcher(cfg BatcherConfig, store Store, committed map[uint16]aggregates.Position, owned []int, m *Metrics, log *slog.Logger) *Batcher {
+	cfg.setDefaults()
+	b := &Batcher{cfg: cfg, store: store, log: log, metrics: m, cur: aggregates.NewBatch(),
+		parts: map[uint16]*partition{}, kick: make(chan struct{}, 1)}
+	b.cond = sync.NewCond(&b.mu)
+	for _, p := range owned {
+		c := committed[uint16(p)]
+		c.Lane, c.Partition = cfg.Lane, uint16(p)
+		b.parts[uint16(p)] = &partition{seq: c.StreamSeq, committed: c}
+	}
+	return b
+}
+
+// Seen returns the last handled sequence of a partition.
+func (b *Batcher) Seen(p uint16) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st := b.parts[p]; st != nil {
+		return st.seq
+	}
+	return 0
+}
+
+// Add folds an accepted event at stream sequence seq into the current batch. It returns false for a
+// redelivery (seq already handled). It blocks while the buffer is full and a flush is pending.
+func (b *Batcher) Add(ctx context.Context, p uint16, seq uint64, stored time.Time, ev *events.Event) (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.flushing && b.curCount >= b.cfg.MaxBufferedEvents {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		b.cond.Wait()
+	}
+	st, err := b.advance(p, seq, stored)
+	if st == nil || err != nil {
+		return false, err
+	}
+	b.cur.AddEvent(ev)
+	st.events++
+	b.curCount++
+	if b.curCount >= b.cfg.MaxBatchEvents {
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
+	return true, nil
+}
+
+// Skip records that the message at seq was handled without data (dead-lettered). It returns false
+// for a redelivery.
+func (b *Batcher) Skip(p uint16, seq uint64, stored time.Time) (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st, err := b.advance(p, seq, stored)
+	return st != nil, err
+}
+
+func (b *Batcher) advance(p uint16, seq uint64, stored time.Time) (*partition, error) {
+	st := b.parts[p]
+	if st == nil {
+		return nil, fmt.Errorf("partition %d is not owned by this batcher", p)
+	}
+	if seq <= st.seq {
+		return nil, nil
+	}
+	st.seq, st.stored = seq, stored
+	return st, nil
+}
+
+// Probe records a consumer-info reading taken at time at: when nothing is pending and everything
+// delivered has been handled, every message stored before at is handled.
+func (b *Batcher) Probe(p uint16, at time.Time, pending, deliveredSeq uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.parts[p]
+	if st == nil || pending != 0 || deliveredSeq > st.seq {
+		return
+	}
+	st.caughtUp, st.upSeq = at, st.seq
+}
+
+// Run flushes on the interval and when a batch is full, until stop is closed (a flush in progress
+// completes) or ctx ends (a flush in progress is abandoned). The caller makes a final Flush after
+// the handlers have stopped.
+func (b *Batcher) Run(ctx context.Context, stop <-chan struct{}) error {
+	t := time.NewTicker(b.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-stop:
+			return nil
+		case <-t.C:
+		case <-b.kick:
+		}
+		if err := b.Flush(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// Flush writes the current batch with the positions it completes, retrying until it is committed or
+// ctx ends. Writes are strictly sequential: a batch is only written after the previous one committed.
+func (b *Batcher) Flush(ctx context.Context) error {
+	b.mu.Lock()
+	for b.flushing {
+		b.cond.Wait()
+	}
+	if b.gaveUp {
+		b.mu.Unlock()
+		return errGaveUp
+	}
+	snap := b.cur
+	for p, st := range b.parts {
+		asOf := st.asOf()
+		if st.seq == st.committed.StreamSeq && !asOf.After(st.committed.AsOf) {
+			continue
+		}
+		snap.Positions = append(snap.Positions, aggregates.Position{Lane: b.cfg.Lane, Partition: p,
+			StreamSeq: st.seq, AsOf: asOf, Events: st.events})
+		st.events = 0
+	}
+	if len(snap.Positions) == 0 {
+		b.mu.Unlock()
+		return nil
+	}
+	count := b.curCount
+	b.cur, b.curCount = aggregates.NewBatch(), 0
+	b.flushing = true
+	b.cond.Broadcast()
+	b.mu.Unlock()
+
+	err := b.write(ctx, snap, count)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushing = false
+	b.cond.Broadcast()
+	if err != nil {
+		b.gaveUp = true
+		return err
+	}
+	for _, pos := range snap.Positions {
+		b.parts[pos.Partition].committed = pos
+		b.metrics.watermark.WithLabelValues(string(b.cfg.Lane), itoa(int(pos.Partition))).Set(float64(pos.AsOf.Unix()))
+	}
+	return nil
+}
+
+func (b *Batcher) write(ctx context.Context, snap *aggregates.Batch, count int) error {
+	lane := string(b.cfg.Lane)
+	delay := b.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		snap.FlushedAt = start
+		err := b.store.WriteBatch(ctx, snap)
+		if err == nil {
+			b.metrics.flushDuration.WithLabelValues(lane).Observe(time.Since(start).Seconds())
+			b.metrics.flushedEvents.WithLabelValues(lane).Add(float64(count))
+			b.metrics.flushedRows.WithLabelValues(lane).Observe(float64(snap.Rows()))
+			return nil
+		}
+		b.metrics.insertErrors.WithLabelValues(lane).Inc()
+		// The insert may have been committed although the answer was lost (connection reset after
+		// Send). The positions tell: they are written by the same block.
+		if ok, cerr := b.committed(ctx, snap.Positions); cerr == nil && ok {
+			b.log.Warn("insert reported an error but was committed", "lane", lane, "err", err)
+			b.metrics.flushDuration.WithLabelValues(lane).Observe(time.Since(start).Seconds())
+			b.metrics.flushedEvents.WithLabelValues(lane).Add(float64(count))
+			return nil
+		}
+		b.log.Error("flush failed; retrying", "lane", lane, "attempt", attempt, "rows", snap.Rows(), "retry_in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flush abandoned after %d attempts: %w", attempt, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, b.cfg.RetryMax)
+	}
+}
+
+// committed reports whether the positions of a batch are already in the store.
+func (b *Batcher) committed(ctx context.Context, want []aggregates.Position) (bool, error) {
+	have, err := b.store.Positions(ctx, b.cfg.Lane)
+	if err != nil {
+		return false, err
+	}
+	for _, w := range want {
+		h, ok := have[w.Partition]
+		if !ok || h.StreamSeq < w.StreamSeq || h.AsOf.Before(w.AsOf) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Buffered is the number of events added and not yet flushed.
+func (b *Batcher) Buffered() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.curCount
+}

@@ -1,0 +1,263 @@
+// Package consumers runs spendstream's Watermill consumers: one handler per owned lane partition,
+// each on its own durable JetStream pull consumer, folding events into a per-lane Batcher that
+// commits partial aggregates and stream positions to ClickHouse in one insert. On start (and after
+// a delivery gap) every owned consumer is re-created at the position ClickHouse holds, which makes
+// the effect of each event exactly-once across crashes, redeliveries and restarts.
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/consumers/streams"
+	"github.com/spendstream/spendstream/schemas/events"
+)
+
+// Config of the consumers.
+type Config struct {
+	Streams           streams.Config
+	InstanceIndex     int // this instance owns partitions p with p % InstanceCount == InstanceIndex
+	InstanceCount     int
+	Lanes             []events.Lane
+	FlushInterval     time.Duration
+	MaxBatchEvents    int
+	MaxBufferedEvents int
+	Rules             Rules
+	PullBatch         int // messages a pull request asks for
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Streams:           streams.DefaultConfig(),
+		InstanceCount:     1,
+		Lanes:             []events.Lane{events.LaneLive, events.LaneBackfill},
+		FlushInterval:     time.Second,
+		MaxBatchEvents:    50_000,
+		MaxBufferedEvents: 200_000,
+		Rules: Rules{Limits: events.DefaultLimits(), AllowedLateness: 15 * time.Minute,
+			BackfillMaxAge: 400 * 24 * time.Hour},
+		PullBatch: 1000,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if err := c.Streams.Validate(); err != nil {
+		return err
+	}
+	if c.InstanceCount < 1 || c.InstanceIndex < 0 || c.InstanceIndex >= c.InstanceCount {
+		return fmt.Errorf("instance %d of %d: want 0 <= index < count", c.InstanceIndex, c.InstanceCount)
+	}
+	if c.InstanceCount > c.Streams.Partitions {
+		return fmt.Errorf("%d instances but only %d partitions: extra instances would idle", c.InstanceCount, c.Streams.Partitions)
+	}
+	if c.Rules.AllowedLateness <= 0 {
+		return errors.New("allowed lateness must be positive")
+	}
+	return nil
+}
+
+// Owned lists the partitions of this instance.
+func (c Config) Owned() []int {
+	var out []int
+	for p := 0; p < c.Streams.Partitions; p++ {
+		if p%c.InstanceCount == c.InstanceIndex {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Connect opens a NATS connection; each subscriber gets its own, because closing a Watermill
+// subscriber drains its connection.
+type Connect func(name string) (*nats.Conn, error)
+
+// Consumer runs the roll-up consumers of this instance.
+type Consumer struct {
+	cfg     Config
+	connect Connect
+	store   Store
+	metrics *Metrics
+	log     *slog.Logger
+	wmLog   watermill.LoggerAdapter
+}
+
+// New builds a Consumer.
+func New(cfg Config, connect Connect, store Store, m *Metrics, log *slog.Logger) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// Watermill logs every message at INFO; keep only its warnings and errors.
+	wmLog := watermill.NewSlogLoggerWithLevelMapping(log.With("component", "watermill"), map[slog.Level]slog.Level{
+		slog.LevelInfo: slog.LevelDebug,
+	})
+	return &Consumer{cfg: cfg, connect: connect, store: store, metrics: m, log: log, wmLog: wmLog}, nil
+}
+
+// Run consumes until ctx ends, restarting from the committed positions after a delivery gap.
+func (c *Consumer) Run(ctx context.Context) error {
+	for {
+		err := c.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errRewind) {
+			c.log.Warn("restarting consumers from committed positions", "err", err)
+			continue
+		}
+		return err
+	}
+}
+
+type lanePart struct {
+	lane      events.Lane
+	partition int
+	consumer  jetstream.Consumer
+}
+
+// runOnce resumes every owned lane partition from ClickHouse, runs the router and the batchers, and
+// on the way out stops the handlers before the final flush.
+func (c *Consumer) runOnce(parent context.Context) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+
+	admin, err := c.connect("spendstream-consumer-admin")
+	if err != nil {
+		return fmt.Errorf("connect nats: %w", err)
+	}
+	defer admin.Close()
+	js, err := jetstream.New(admin)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, c.wmLog)
+	if err != nil {
+		return err
+	}
+	router.AddMiddleware(middleware.Recoverer)
+
+	batchers := map[events.Lane]*Batcher{}
+	var parts []lanePart
+	for _, lane := range c.cfg.Lanes {
+		committed, err := c.positions(ctx, lane)
+		if err != nil {
+			return err
+		}
+		b := NewBatcher(BatcherConfig{Lane: lane, FlushInterval: c.cfg.FlushInterval, MaxBatchEvents: c.cfg.MaxBatchEvents,
+			MaxBufferedEvents: c.cfg.MaxBufferedEvents}, c.store, committed, c.cfg.Owned(), c.metrics, c.log)
+		batchers[lane] = b
+		for _, p := range c.cfg.Owned() {
+			cons, err := streams.ResetConsumer(ctx, js, c.cfg.Streams, lane, p, committed[uint16(p)].StreamSeq)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, lanePart{lane: lane, partition: p, consumer: cons})
+			c.addHandler(router, js, b, lane, p, cons, cancel)
+		}
+	}
+	c.log.Info("consumers resumed from committed positions", "partitions", c.cfg.Owned(), "lanes", c.cfg.Lanes)
+
+	// The batchers keep flushing until the router has stopped, so handlers blocked on a full buffer
+	// can finish; then one final flush commits what they added. A flush that cannot reach
+	// ClickHouse is abandoned after a grace period: its events are replayed on the next start.
+	flushCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	stop := make(chan struct{})
+	var fg errgroup.Group
+	for _, b := range batchers {
+		fg.Go(func() error { return b.Run(flushCtx, stop) })
+	}
+	go c.probe(ctx, parts, batchers)
+
+	runErr := router.Run(ctx) // returns once ctx ends and the handlers have stopped
+	cancel(runErr)
+	close(stop)
+	grace := time.AfterFunc(30*time.Second, abandon)
+	defer grace.Stop()
+	_ = fg.Wait()
+	if !errors.Is(context.Cause(ctx), errRewind) {
+		for lane, b := range batchers {
+			if err := b.Flush(flushCtx); err != nil {
+				c.log.Error("final flush failed; events will be replayed on restart", "lane", lane, "err", err)
+			}
+		}
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return runErr
+	}
+	return nil
+}
+
+func (c *Consumer) addHandler(router *message.Router, js jetstream.JetStream, b *Batcher, lane events.Lane, p int,
+	cons jetstream.Consumer, rewind context.CancelCauseFunc) {
+	name := streams.ConsumerName(lane, p)
+	sub := newJSSubscriber(cons, c.cfg.PullBatch, c.log)
+	h := &handler{lane: lane, partition: uint16(p), rules: c.cfg.Rules, batcher: b, js: js,
+		metrics: c.metrics, log: c.log, rewind: rewind}
+	router.AddConsumerHandler(name, streams.StreamName(lane), sub, h.Handle)
+}
+
+// positions reads the committed positions, waiting for ClickHouse while it is unreachable.
+func (c *Consumer) positions(ctx context.Context, lane events.Lane) (map[uint16]aggregates.Position, error) {
+	delay := 200 * time.Millisecond
+	for {
+		pos, err := c.store.Positions(ctx, lane)
+		if err == nil {
+			return pos, nil
+		}
+		c.log.Error("reading committed positions failed; retrying", "lane", lane, "retry_in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// probe reads consumer info periodically: the pending counts are the lag metrics, and a caught-up
+// consumer lets the watermark advance while no events arrive.
+func (c *Consumer) probe(ctx context.Context, parts []lanePart, batchers map[events.Lane]*Batcher) {
+	t := time.NewTicker(max(c.cfg.FlushInterval/2, 50*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, lp := range parts {
+			at := time.Now()
+			info, err := lp.consumer.Info(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					c.log.Warn("consumer info failed", "consumer", streams.ConsumerName(lp.lane, lp.partition), "err", err)
+				}
+				continue
+			}
+			ps := itoa(lp.partition)
+			c.metrics.pending.WithLabelValues(string(lp.lane), ps).Set(float64(info.NumPending))
+			c.metrics.ackPending.WithLabelValues(string(lp.lane), ps).Set(float64(info.NumAckPending))
+			batchers[lp.lane].Probe(uint16(lp.partition), at, info.NumPending, info.Delivered.Stream)
+		}
+		for lane, b := range batchers {
+			c.metrics.buffered.WithLabelValues(string(lane)).Set(float64(b.Buffered()))
+		}
+	}
+}

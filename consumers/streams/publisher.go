@@ -1,0 +1,92 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/spendstream/spendstream/schemas/events"
+)
+
+// Outgoing is one message to publish.
+type Outgoing struct {
+	Subject string
+	MsgID   string // Nats-Msg-Id: the event id, so the stream drops producer retries
+	Data    []byte
+}
+
+// Result is the broker's answer for one Outgoing.
+type Result struct {
+	Seq       uint64
+	Duplicate bool // the stream already held this id within its duplicate window
+	Err       error
+}
+
+// ErrNotAcked is returned for messages whose ack did not arrive before the context ended.
+var ErrNotAcked = errors.New("jetstream did not acknowledge")
+
+// Publisher publishes events to JetStream and waits for the stream's acknowledgement. It is what
+// the HTTP gateway uses, and what Go producers can import to publish directly.
+type Publisher struct {
+	js jetstream.JetStream
+}
+
+// NewPublisher wraps a JetStream context.
+func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
+
+// publishWindow bounds the asynchronous publishes in flight per call (the client's own limit
+// stalls above 4,000).
+const publishWindow = 1000
+
+// Publish sends every message asynchronously and waits until each is acknowledged or failed, so a
+// caller can answer "accepted" only for what the stream durably holds.
+func (p *Publisher) Publish(ctx context.Context, msgs []Outgoing) []Result {
+	res := make([]Result, len(msgs))
+	for i := 0; i < len(msgs); i += publishWindow {
+		j := min(i+publishWindow, len(msgs))
+		p.publish(ctx, msgs[i:j], res[i:j])
+	}
+	return res
+}
+
+func (p *Publisher) publish(ctx context.Context, msgs []Outgoing, res []Result) {
+	futs := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		nm := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
+		if m.MsgID != "" {
+			nm.Header.Set(jetstream.MsgIDHeader, m.MsgID)
+		}
+		f, err := p.js.PublishMsgAsync(nm)
+		if err != nil {
+			res[i].Err = fmt.Errorf("publish: %w", err)
+			continue
+		}
+		futs[i] = f
+	}
+	for i, f := range futs {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			res[i] = Result{Seq: ack.Sequence, Duplicate: ack.Duplicate}
+		case err := <-f.Err():
+			res[i].Err = fmt.Errorf("publish: %w", err)
+		case <-ctx.Done():
+			res[i].Err = fmt.Errorf("%w: %w", ErrNotAcked, ctx.Err())
+		}
+	}
+}
+
+// PublishEvent encodes one event and publishes it to its lane subject, waiting for the ack.
+func (p *Publisher) PublishEvent(ctx context.Context, ev events.Event) (Result, error) {
+	b, err := events.Encode(ev)
+	if err != nil {
+		return Result{}, err
+	}
+	r := p.Publish(ctx, []Outgoing{{Subject: events.Subject(ev), MsgID: ev.ID, Data: b}})[0]
+	return r, r.Err
+}
