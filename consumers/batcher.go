@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/schemas/events"
 )
@@ -92,13 +94,25 @@ type Batcher struct {
 	flushing bool
 	gaveUp   bool
 	kick     chan struct{}
+	counters map[events.Type]prometheus.Counter // processed, by type; guarded by mu
+}
+
+// processed returns the lane's processed counter for t without label hashing on the hot path.
+// Called with mu held.
+func (b *Batcher) processed(t events.Type) prometheus.Counter {
+	c := b.counters[t]
+	if c == nil {
+		c = b.metrics.processed.WithLabelValues(string(b.cfg.Lane), string(t))
+		b.counters[t] = c
+	}
+	return c
 }
 
 // NewBatcher starts from the committed positions of the owned partitions.
 func NewBatcher(cfg BatcherConfig, store Store, committed map[uint16]aggregates.Position, owned []int, m *Metrics, log *slog.Logger) *Batcher {
 	cfg.setDefaults()
 	b := &Batcher{cfg: cfg, store: store, log: log, metrics: m, cur: aggregates.NewBatch(),
-		parts: map[uint16]*partition{}, kick: make(chan struct{}, 1)}
+		parts: map[uint16]*partition{}, kick: make(chan struct{}, 1), counters: map[events.Type]prometheus.Counter{}}
 	b.cond = sync.NewCond(&b.mu)
 	for _, p := range owned {
 		c := committed[uint16(p)]
@@ -118,40 +132,67 @@ func (b *Batcher) Seen(p uint16) uint64 {
 	return 0
 }
 
-// Add folds an accepted event at stream sequence seq into the current batch. It returns false for a
-// redelivery (seq already handled). It blocks while the buffer is full and a flush is pending.
+// Add folds one accepted event at stream sequence seq into the current batch; it reports false for
+// a redelivery (seq already handled).
 func (b *Batcher) Add(ctx context.Context, p uint16, seq uint64, stored time.Time, ev *events.Event) (bool, error) {
+	fresh := seq > b.Seen(p)
+	return fresh, b.AddBatch(ctx, p, []Entry{{Seq: seq, Stored: stored, Counted: true, Event: *ev}})
+}
+
+// Entry is one handled stream message: an event to count, or (Counted false) a message that was
+// dead-lettered and only advances the position.
+type Entry struct {
+	Seq     uint64
+	Stored  time.Time
+	Counted bool
+	Event   events.Event
+}
+
+// AddBatch applies the entries of one delivery batch of partition p, in stream order, under one
+// lock. Entries at or below the partition's last sequence are redeliveries and are ignored. It blocks
+// while the buffer is full and a flush is pending.
+func (b *Batcher) AddBatch(ctx context.Context, p uint16, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for b.flushing && b.curCount >= b.cfg.MaxBufferedEvents {
 		if err := ctx.Err(); err != nil {
-			return false, err
+			return err
 		}
 		b.cond.Wait()
 	}
-	st, err := b.advance(p, seq, stored)
-	if st == nil || err != nil {
-		return false, err
+	counted := 0
+	for i := range entries {
+		e := &entries[i]
+		st, err := b.advance(p, e.Seq, e.Stored)
+		if err != nil {
+			return err
+		}
+		if st == nil || !e.Counted {
+			continue
+		}
+		b.cur.AddEvent(&e.Event)
+		st.events++
+		counted++
+		b.processed(e.Event.Type).Inc()
 	}
-	b.cur.AddEvent(ev)
-	st.events++
-	b.curCount++
+	b.curCount += counted
 	if b.curCount >= b.cfg.MaxBatchEvents {
 		select {
 		case b.kick <- struct{}{}:
 		default:
 		}
 	}
-	return true, nil
+	return nil
 }
 
-// Skip records that the message at seq was handled without data (dead-lettered). It returns false
+// Skip records that the message at seq was handled without data (dead-lettered); it reports false
 // for a redelivery.
 func (b *Batcher) Skip(p uint16, seq uint64, stored time.Time) (bool, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	st, err := b.advance(p, seq, stored)
-	return st != nil, err
+	fresh := seq > b.Seen(p)
+	return fresh, b.AddBatch(context.Background(), p, []Entry{{Seq: seq, Stored: stored}})
 }
 
 func (b *Batcher) advance(p uint16, seq uint64, stored time.Time) (*partition, error) {

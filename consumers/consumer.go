@@ -99,10 +99,7 @@ func New(cfg Config, connect Connect, store Store, m *Metrics, log *slog.Logger)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	// Watermill logs every message at INFO; keep only its warnings and errors.
-	wmLog := watermill.NewSlogLoggerWithLevelMapping(log.With("component", "watermill"), map[slog.Level]slog.Level{
-		slog.LevelInfo: slog.LevelDebug,
-	})
+	wmLog := wmLogger{l: log.With("component", "watermill")}
 	return &Consumer{cfg: cfg, connect: connect, store: store, metrics: m, log: log, wmLog: wmLog}, nil
 }
 
@@ -207,7 +204,7 @@ func (c *Consumer) runOnce(parent context.Context) error {
 func (c *Consumer) addHandler(router *message.Router, js jetstream.JetStream, b *Batcher, lane events.Lane, p int,
 	cons jetstream.Consumer, rewind context.CancelCauseFunc) {
 	name := streams.ConsumerName(lane, p)
-	sub := newJSSubscriber(cons, c.cfg.PullBatch, c.log)
+	sub := newJSSubscriber(cons, 2*c.cfg.PullBatch, c.cfg.PullBatch, c.log)
 	h := &handler{lane: lane, partition: uint16(p), rules: c.cfg.Rules, batcher: b, js: js,
 		metrics: c.metrics, log: c.log, rewind: rewind}
 	router.AddConsumerHandler(name, streams.StreamName(lane), sub, h.Handle)

@@ -19,42 +19,11 @@ import (
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
-// Metadata keys set by jsUnmarshaler on every Watermill message.
-const (
-	mdSeq      = "js_stream_seq"
-	mdConsSeq  = "js_consumer_seq"
-	mdStored   = "js_stored_unix_nano"
-	mdSubject  = "js_subject"
-	mdMetaErr  = "js_metadata_error"
-	mdDelivers = "js_num_delivered"
-)
-
 // ReasonSubjectMismatch rejects an event whose type or tenant differs from its subject's.
 const ReasonSubjectMismatch events.Reason = "subject_mismatch"
 
 // errRewind asks the consumer to restart from the committed position.
-var errRewind = errors.New("delivery gap: rewinding to the committed position")
-
-// jsUnmarshaler turns a JetStream message into a Watermill message carrying its stream position.
-// It never fails: watermill-nats dereferences the message even when Unmarshal returns an error, so
-// problems travel as metadata and the handler dead-letters them.
-type jsUnmarshaler struct{}
-
-func (jsUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
-	wm := message.NewMessage(m.Headers().Get(jetstream.MsgIDHeader), m.Data())
-	wm.Metadata = make(message.Metadata, 6)
-	wm.Metadata[mdSubject] = m.Subject()
-	md, err := m.Metadata()
-	if err != nil {
-		wm.Metadata[mdMetaErr] = err.Error()
-		return wm, nil
-	}
-	wm.Metadata[mdSeq] = strconv.FormatUint(md.Sequence.Stream, 10)
-	wm.Metadata[mdConsSeq] = strconv.FormatUint(md.Sequence.Consumer, 10)
-	wm.Metadata[mdStored] = strconv.FormatInt(md.Timestamp.UnixNano(), 10)
-	wm.Metadata[mdDelivers] = strconv.FormatUint(md.NumDelivered, 10)
-	return wm, nil
-}
+var errRewind = errors.New("rewinding to the committed position")
 
 // Rules of the pipeline's validation.
 type Rules struct {
@@ -63,8 +32,8 @@ type Rules struct {
 	BackfillMaxAge  time.Duration // backfill lane
 }
 
-// handler rolls up the messages of one lane partition. Watermill hands it one message at a time
-// (the subscriber waits for each ack), so the partition is processed in stream order.
+// handler rolls up the batches of one lane partition. The subscriber hands it one batch at a time
+// (the next only after the previous was acked), so the partition is processed in stream order.
 type handler struct {
 	lane      events.Lane
 	partition uint16
@@ -75,49 +44,58 @@ type handler struct {
 	log       *slog.Logger
 	rewind    context.CancelCauseFunc
 	lastCons  atomic.Uint64
+	entries   []Entry // reused between batches
 }
 
-// Handle is the Watermill handler. It returns nil once the message's effect is in the batch (or the
-// message is in the dead-letter stream): the ack only lets JetStream move on; exactly-once comes
-// from the position committed with each batch.
+// Handle is the Watermill handler. It returns nil once the effect of every message of the batch is
+// in the current roll-up batch (or the message is in the dead-letter stream): the ack only lets
+// JetStream move on; exactly-once comes from the position committed with each roll-up batch. Any
+// failure rewinds the partition to the committed position instead of retrying in place.
 func (h *handler) Handle(msg *message.Message) error {
-	md := msg.Metadata
-	if e := md[mdMetaErr]; e != "" {
-		return fmt.Errorf("message without jetstream metadata: %s", e)
-	}
-	seq, err1 := strconv.ParseUint(md[mdSeq], 10, 64)
-	cons, err2 := strconv.ParseUint(md[mdConsSeq], 10, 64)
-	storedNs, err3 := strconv.ParseInt(md[mdStored], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return fmt.Errorf("bad position metadata: %w", err)
-	}
-	stored := time.Unix(0, storedNs).UTC()
-	// Every delivery increments the consumer sequence. A jump means a delivery never reached us
-	// (e.g. dropped by a slow client); skipping past it could lose the message, so start over from
-	// the committed position.
-	if prev := h.lastCons.Swap(cons); prev != 0 && cons != prev+1 {
+	if err := h.handle(msg); err != nil {
 		h.metrics.rewinds.WithLabelValues(string(h.lane)).Inc()
-		h.log.Warn("consumer sequence gap", "lane", h.lane, "partition", h.partition, "after", prev, "got", cons)
-		h.rewind(errRewind)
-		return errRewind
+		h.log.Warn("rewinding consumers", "lane", h.lane, "partition", h.partition, "err", err)
+		h.rewind(fmt.Errorf("%w: %w", errRewind, err))
+		return err
 	}
-	if seq <= h.batcher.Seen(h.partition) {
-		h.metrics.redelivered.WithLabelValues(string(h.lane)).Inc()
-		return nil
-	}
+	return nil
+}
 
-	ev, err := h.check(msg.Payload, md[mdSubject], stored)
-	if err != nil {
-		return h.deadLetter(msg, seq, stored, err)
-	}
-	added, err := h.batcher.Add(msg.Context(), h.partition, seq, stored, &ev)
+func (h *handler) handle(msg *message.Message) error {
+	fs, err := frames(msg.Payload)
 	if err != nil {
 		return err
 	}
-	if added {
-		h.metrics.processed.WithLabelValues(string(h.lane), string(ev.Type)).Inc()
+	seen := h.batcher.Seen(h.partition)
+	h.entries = h.entries[:0]
+	for _, f := range fs {
+		// Every delivery increments the consumer sequence. A jump means a delivery never reached
+		// us (e.g. dropped by a slow client); going on could skip that message.
+		if prev := h.lastCons.Swap(f.consumerSeq); prev != 0 && f.consumerSeq != prev+1 {
+			return fmt.Errorf("consumer sequence gap after %d: got %d", prev, f.consumerSeq)
+		}
+		if f.streamSeq == 0 {
+			return errors.New("message without jetstream metadata")
+		}
+		if f.streamSeq <= seen {
+			h.metrics.redelivered.WithLabelValues(string(h.lane)).Inc()
+			continue
+		}
+		seen = f.streamSeq
+		stored := time.Unix(0, f.storedNanos).UTC()
+		e := Entry{Seq: f.streamSeq, Stored: stored}
+		ev, cerr := h.check(f.data, string(f.subject), stored)
+		if cerr != nil {
+			if err := h.deadLetter(msg.Context(), f, cerr); err != nil {
+				return err
+			}
+		} else {
+			e.Event = ev
+			e.Counted = true
+		}
+		h.entries = append(h.entries, e)
 	}
-	return nil
+	return h.batcher.AddBatch(msg.Context(), h.partition, h.entries)
 }
 
 // check decodes and validates one event against its subject and the lane's time rules.
@@ -151,34 +129,28 @@ func (h *handler) check(payload []byte, subject string, stored time.Time) (event
 	return ev, nil
 }
 
-// deadLetter publishes the original bytes to deadletter.<lane>.<reason> with reason headers, then
-// records the message as handled. The publish is de-duplicated by the source sequence, so a replay
-// after a crash does not dead-letter twice.
-func (h *handler) deadLetter(msg *message.Message, seq uint64, stored time.Time, cause error) error {
+// deadLetter publishes the original bytes to deadletter.<lane>.<reason> with reason headers. The
+// publish is de-duplicated by the source sequence, so a replay after a crash does not dead-letter
+// twice.
+func (h *handler) deadLetter(ctx context.Context, f frame, cause error) error {
 	reason := string(events.ReasonOf(cause))
 	if reason == "" {
 		reason = "invalid"
 	}
-	src := msg.Metadata[mdSubject]
-	dl := &nats.Msg{Subject: streams.DeadLetterSubject(h.lane, reason), Data: msg.Payload, Header: nats.Header{}}
-	dl.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s-%d", streams.StreamName(h.lane), seq))
+	seq := strconv.FormatUint(f.streamSeq, 10)
+	dl := &nats.Msg{Subject: streams.DeadLetterSubject(h.lane, reason), Data: f.data, Header: nats.Header{}}
+	dl.Header.Set(jetstream.MsgIDHeader, streams.StreamName(h.lane)+"-"+seq)
 	dl.Header.Set(streams.HeaderReason, reason)
 	dl.Header.Set(streams.HeaderDetail, cause.Error())
-	dl.Header.Set(streams.HeaderSourceSubject, src)
-	dl.Header.Set(streams.HeaderSourceSeq, strconv.FormatUint(seq, 10))
-	if id := msg.UUID; id != "" {
-		dl.Header.Set(streams.HeaderEventID, truncate(id, 256))
-	}
-	ctx, cancel := context.WithTimeout(msg.Context(), 10*time.Second)
+	dl.Header.Set(streams.HeaderSourceSubject, truncate(string(f.subject), 256))
+	dl.Header.Set(streams.HeaderSourceSeq, seq)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := h.js.PublishMsg(ctx, dl); err != nil {
 		return fmt.Errorf("dead-letter publish: %w", err)
 	}
-	if ok, err := h.batcher.Skip(h.partition, seq, stored); err != nil || !ok {
-		return err
-	}
 	h.metrics.rejected.WithLabelValues(string(h.lane), reason).Inc()
-	h.log.Debug("event dead-lettered", "lane", h.lane, "subject", src, "reason", reason, "err", cause)
+	h.log.Debug("event dead-lettered", "lane", h.lane, "subject", string(f.subject), "reason", reason, "err", cause)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -11,15 +12,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// jsSubscriber is a Watermill Subscriber over one durable JetStream pull consumer that spendstream
-// created at the committed position. It is written here rather than taken from watermill-nats,
-// whose pkg/jetstream closes its output channel from another goroutine than the one sending on it
-// and so can panic ("send on closed channel") when a router closes under load. Here one goroutine
-// sends, waits for the ack or nack, and closes.
+// jsSubscriber is a Watermill Subscriber over one durable JetStream pull consumer (ack policy
+// "all") that spendstream created at the committed position. Each Watermill message is one batch of
+// up to maxBatch stream messages already received (see frames.go); its ack acknowledges the batch's
+// last message, and with it the whole batch. The next batch is delivered only after the previous
+// one was acked, so a partition is handled in stream order.
+//
+// It is written here rather than taken from watermill-nats, whose pkg/jetstream closes its output
+// channel from another goroutine than the one sending on it (a "send on closed channel" panic when
+// a router closes under load) and delivers one stream message per Watermill message.
 type jsSubscriber struct {
 	cons     jetstream.Consumer
 	pullMax  int
-	nakDelay time.Duration
+	maxBatch int
 	log      *slog.Logger
 
 	closing   chan struct{}
@@ -29,32 +34,32 @@ type jsSubscriber struct {
 
 var _ message.Subscriber = (*jsSubscriber)(nil)
 
-func newJSSubscriber(cons jetstream.Consumer, pullMax int, log *slog.Logger) *jsSubscriber {
-	return &jsSubscriber{cons: cons, pullMax: pullMax, nakDelay: time.Second, log: log, closing: make(chan struct{})}
+func newJSSubscriber(cons jetstream.Consumer, pullMax, maxBatch int, log *slog.Logger) *jsSubscriber {
+	return &jsSubscriber{cons: cons, pullMax: pullMax, maxBatch: maxBatch, log: log, closing: make(chan struct{})}
 }
 
-// Subscribe delivers the consumer's messages one at a time: the next only after the previous was
-// acked or nacked, so a partition is handled in stream order. The topic is informational.
+// Subscribe starts delivering batches. The topic is informational.
 func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
 	it, err := s.cons.Messages(jetstream.PullMaxMessages(s.pullMax))
 	if err != nil {
 		return nil, err
 	}
+	in := make(chan jetstream.Msg, s.maxBatch)
 	out := make(chan *message.Message)
-	s.wg.Add(2)
-	go func() {
+	s.wg.Add(3)
+	go func() { // stop the iterator when the subscription ends; this unblocks Next
 		defer s.wg.Done()
 		select {
 		case <-ctx.Done():
 		case <-s.closing:
 		}
-		it.Stop() // unblocks Next
+		it.Stop()
 	}()
-	go func() {
+	go func() { // pump: the iterator prefetches; buffered messages are batched by the loop below
 		defer s.wg.Done()
-		defer close(out)
+		defer close(in)
 		for {
-			jm, err := it.Next()
+			m, err := it.Next()
 			if err != nil {
 				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					return
@@ -62,7 +67,45 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 				s.log.Warn("jetstream pull failed", "err", err)
 				continue
 			}
-			wm, _ := jsUnmarshaler{}.Unmarshal(jm)
+			select {
+			case in <- m:
+			case <-s.closing:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		batch := make([]jetstream.Msg, 0, s.maxBatch)
+		var payload []byte
+		for {
+			batch = batch[:0]
+			m, ok := <-in
+			if !ok {
+				return
+			}
+			batch = append(batch, m)
+		fill:
+			for len(batch) < s.maxBatch {
+				select {
+				case m, ok := <-in:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, m)
+				default:
+					break fill
+				}
+			}
+			payload = payload[:0]
+			for _, m := range batch {
+				payload = appendMsgFrame(payload, m)
+			}
+			last := batch[len(batch)-1]
+			wm := message.NewMessage(strconv.FormatUint(seqOf(last), 10), append([]byte(nil), payload...))
 			wm.SetContext(ctx)
 			select {
 			case out <- wm:
@@ -73,13 +116,12 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 			}
 			select {
 			case <-wm.Acked():
-				if err := jm.Ack(); err != nil {
+				if err := last.Ack(); err != nil {
 					s.log.Warn("jetstream ack failed", "err", err)
 				}
 			case <-wm.Nacked():
-				if err := jm.NakWithDelay(s.nakDelay); err != nil {
-					s.log.Warn("jetstream nak failed", "err", err)
-				}
+				// The handler has asked for a rewind to the committed position; leave the batch
+				// unacknowledged.
 			case <-ctx.Done():
 				return
 			case <-s.closing:
@@ -88,6 +130,24 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 		}
 	}()
 	return out, nil
+}
+
+func seqOf(m jetstream.Msg) uint64 {
+	md, err := m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return md.Sequence.Stream
+}
+
+// appendMsgFrame frames one stream message. A message without JetStream metadata (which a pull
+// consumer never delivers) gets sequence 0, which the handler refuses.
+func appendMsgFrame(b []byte, m jetstream.Msg) []byte {
+	f := frame{subject: []byte(m.Subject()), data: m.Data()}
+	if md, err := m.Metadata(); err == nil {
+		f.streamSeq, f.consumerSeq, f.storedNanos = md.Sequence.Stream, md.Sequence.Consumer, md.Timestamp.UnixNano()
+	}
+	return appendFrame(b, f)
 }
 
 // Close stops delivery and waits for the subscription goroutines.

@@ -131,13 +131,11 @@ type server struct {
 }
 
 // New returns the API handler. It panics if cfg is invalid (call cfg.Validate first to get an
-// error). log and reg may be nil.
+// error). With a nil reader (a process without the api role) the /v1 query routes answer 501 and
+// /healthz and /readyz still work. log and reg may be nil.
 func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer) http.Handler {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
-	}
-	if reader == nil {
-		panic("api: nil Reader")
 	}
 	cfg.setDefaults()
 	if log == nil {
@@ -146,9 +144,15 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux()}
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
-	s.handle("GET /v1/rollups/email-volume", s.scoped(s.emailVolume))
-	s.handle("GET /v1/rollups/vps-utilization", s.scoped(s.vpsUtilization))
-	s.handle("GET /v1/freshness", s.scoped(s.freshness))
+	if reader != nil {
+		s.handle("GET /v1/rollups/email-volume", s.scoped(s.emailVolume))
+		s.handle("GET /v1/rollups/vps-utilization", s.scoped(s.vpsUtilization))
+		s.handle("GET /v1/freshness", s.scoped(s.freshness))
+	} else {
+		for _, p := range []string{"GET /v1/rollups/email-volume", "GET /v1/rollups/vps-utilization", "GET /v1/freshness"} {
+			s.handle(p, s.notEnabled)
+		}
+	}
 	// Other methods on a known path: 405 with a JSON body (ServeMux's own 405 is plain text).
 	for _, p := range []string{"/healthz", "/readyz", "/v1/rollups/email-volume", "/v1/rollups/vps-utilization", "/v1/freshness"} {
 		s.handle(p, s.methodNotAllowed)
@@ -308,6 +312,8 @@ type readyJSON struct {
 }
 
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNotFound) }
+
+func (s *server) notEnabled(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNotEnabled) }
 
 func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", "GET, HEAD")

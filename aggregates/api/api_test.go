@@ -328,6 +328,16 @@ func TestConfigValidate(t *testing.T) {
 	require.Panics(t, func() { api.New(api.Config{}, apitest.NewStore(), nil, nil) })
 }
 
+func TestWithoutReader(t *testing.T) {
+	h := api.New(api.Config{Partitions: 1}, nil, nil, nil)
+	rec := do(h, http.MethodGet, "/v1/freshness")
+	require.Equal(t, http.StatusNotImplemented, rec.Code)
+	require.JSONEq(t, `{"error":{"code":"not_implemented","message":"the query API is not enabled in this process"}}`, rec.Body.String())
+	require.Equal(t, http.StatusOK, do(h, http.MethodGet, "/healthz").Code)
+	require.Equal(t, http.StatusOK, do(h, http.MethodGet, "/readyz").Code)
+	require.Equal(t, http.StatusMethodNotAllowed, do(h, http.MethodPost, "/v1/freshness").Code)
+}
+
 func TestHead(t *testing.T) {
 	h, _ := newAPI(t, newStore(t), nil)
 	rec := do(h, http.MethodHead, "/v1/freshness")

@@ -159,6 +159,7 @@ var (
 	errNotFound         = errors.New("no such endpoint")
 	errMethodNotAllowed = errors.New("method not allowed")
 	errInternal         = errors.New("internal error")
+	errNotEnabled       = errors.New("query API not enabled")
 )
 
 // tooLargeError is a result above Config.MaxRows.
@@ -199,6 +200,8 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{"not_found", "no such endpoint"}
 	case errors.Is(err, errMethodNotAllowed):
 		return http.StatusMethodNotAllowed, errorBody{"method_not_allowed", "want GET or HEAD"}
+	case errors.Is(err, errNotEnabled):
+		return http.StatusNotImplemented, errorBody{"not_implemented", "the query API is not enabled in this process"}
 	case errors.As(err, &de):
 		return http.StatusServiceUnavailable, errorBody{"unavailable", de.dep + " unavailable"}
 	}

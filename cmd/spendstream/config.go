@@ -20,6 +20,7 @@ type Config struct {
 	MetricsAddr string
 	LogLevel    string
 	LogFormat   string
+	CPUProfile  string
 
 	NATSURL string // empty: embedded server
 	NATSDir string
@@ -46,6 +47,7 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 	}
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write a Go CPU profile to this file (benchmarks)")
 	if has["http"] {
 		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (API, ingest, health)")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "separate listen address for /metrics (default: served on --http-addr)")

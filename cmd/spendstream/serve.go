@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -81,6 +82,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		return err
 	}
 	slog.SetDefault(log)
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if !r.embedded && cfg.NATSURL == "" {
 		cfg.NATSURL = "nats://127.0.0.1:4222"
 	}
@@ -281,4 +289,17 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string) 
 	}
 	fmt.Println("schema applied to", cfg.ClickHouse.Addr, "database", strings.TrimSpace(cfg.ClickHouse.Database))
 	return nil
+}
+
+// startCPUProfile writes a Go CPU profile until the returned function is called (for benchmarks).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -171,7 +171,7 @@ func ResetConsumer(ctx context.Context, js jetstream.JetStream, c Config, l even
 		Durable:       name,
 		Description:   fmt.Sprintf("spendstream roll-up, %s lane partition %d", l, partition),
 		FilterSubject: FilterSubject(c, l, partition),
-		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckPolicy:     jetstream.AckAllPolicy, // a batch is acked by its last message
 		AckWait:       c.AckWait,
 		MaxDeliver:    -1,
 		MaxAckPending: c.MaxAckPending,

@@ -1,0 +1,491 @@
+package main
+
+// End-to-end benchmark of the pipeline, run by `make bench` (deploy/local/bench.sh):
+//
+//	go test -run XXX -bench BenchmarkPipeline -benchtime 1x -timeout 30m ./cmd/spendstream/
+//
+// It needs a nats-server binary (SPENDSTREAM_BENCH_NATS), the spendstream binary
+// (SPENDSTREAM_BENCH_BIN) and a ClickHouse (SPENDSTREAM_CLICKHOUSE_ADDR); bench.sh provides all
+// three. NATS, ClickHouse, spendstream and the load generator run as separate processes on the
+// same machine, and every figure is printed next to the limit it is compared with, measured in
+// the same run: the broker alone (pull + ack, no work) and the sink alone (batch inserts).
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/aggregates/clickhouse"
+	"github.com/spendstream/spendstream/consumers/streams"
+	"github.com/spendstream/spendstream/schemas/events"
+	"github.com/spendstream/spendstream/schemas/generate"
+)
+
+type benchEnv struct {
+	natsBin, spendBin, chAddr string
+	events                    int
+	dir                       string
+}
+
+func benchEnvFrom(b *testing.B) benchEnv {
+	e := benchEnv{natsBin: os.Getenv("SPENDSTREAM_BENCH_NATS"), spendBin: os.Getenv("SPENDSTREAM_BENCH_BIN"),
+		chAddr: os.Getenv("SPENDSTREAM_CLICKHOUSE_ADDR"), events: 300_000, dir: b.TempDir()}
+	if e.natsBin == "" || e.spendBin == "" || e.chAddr == "" {
+		b.Skip("run through make bench (needs SPENDSTREAM_BENCH_NATS, SPENDSTREAM_BENCH_BIN, SPENDSTREAM_CLICKHOUSE_ADDR)")
+	}
+	if n, err := strconv.Atoi(os.Getenv("SPENDSTREAM_BENCH_EVENTS")); err == nil && n > 0 {
+		e.events = n
+	}
+	return e
+}
+
+// benchEvents generates n valid, distinct live events (VPS samples and email volume) with recent
+// event times, and their ground truth totals.
+func benchEvents(n int) ([]streams.Outgoing, benchTruth) {
+	g := generate.New(generate.Options{Seed: 99, Tenants: 200, VPSPerTenant: 8, IPsPerTenant: 2,
+		SampleEvery: 30 * time.Second, EmailEvery: time.Minute})
+	var out []streams.Outgoing
+	var tr benchTruth
+	end := time.Now().UTC()
+	for start := end.Add(-time.Minute); len(out) < n; start = start.Add(-time.Minute) {
+		for _, it := range g.Window(start, start.Add(time.Minute)) {
+			if len(out) == n {
+				break
+			}
+			ev := it.Event
+			out = append(out, streams.Outgoing{Subject: events.Subject(*ev), MsgID: ev.ID, Data: it.Raw})
+			tr.add(ev)
+		}
+	}
+	return out, tr
+}
+
+type benchTruth struct {
+	samples, cpuMicro, sent, delivered uint64
+}
+
+func (t *benchTruth) add(ev *events.Event) {
+	switch ev.Type {
+	case events.TypeVPSSample:
+		t.samples++
+		t.cpuMicro += uint64(aggregates.Micro(ev.VPS.CPUUtil))
+	case events.TypeEmailVolume:
+		t.sent += ev.Email.Sent
+		t.delivered += ev.Email.Delivered
+	}
+}
+
+// proc is a child process whose CPU time and peak RSS we read from /proc.
+type proc struct {
+	cmd *exec.Cmd
+	log string
+}
+
+func startProc(b *testing.B, dir, name string, bin string, args ...string) *proc {
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.Create(logPath)
+	require.NoError(b, err)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	require.NoError(b, cmd.Start())
+	p := &proc{cmd: cmd, log: logPath}
+	b.Cleanup(func() { p.stop(); f.Close() })
+	return p
+}
+
+func (p *proc) stop() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cpu returns user+system CPU time of the process so far.
+func (p *proc) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// peakRSS returns VmHWM in bytes.
+func (p *proc) peakRSS() int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+type benchRig struct {
+	b    *testing.B
+	env  benchEnv
+	nats *proc
+	url  string
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	scfg streams.Config
+}
+
+func newBenchRig(b *testing.B, env benchEnv) *benchRig {
+	port := strings.TrimPrefix(freePort(b), "127.0.0.1:")
+	natsDir := filepath.Join(env.dir, "nats")
+	p := startProc(b, env.dir, "nats-server", env.natsBin, "-a", "127.0.0.1", "-p", port, "-js", "-sd", natsDir)
+	url := "nats://127.0.0.1:" + port
+	var nc *nats.Conn
+	require.Eventually(b, func() bool {
+		var err error
+		nc, err = nats.Connect(url)
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond)
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000))
+	require.NoError(b, err)
+	return &benchRig{b: b, env: env, nats: p, url: url, nc: nc, js: js, scfg: streams.DefaultConfig()}
+}
+
+// fresh deletes and re-creates the streams, so each phase starts empty.
+func (r *benchRig) fresh() {
+	ctx := context.Background()
+	for _, s := range []string{streams.StreamLive, streams.StreamBackfill, streams.StreamDeadLetter} {
+		_ = r.js.DeleteStream(ctx, s)
+	}
+	require.NoError(r.b, streams.Provision(ctx, r.js, r.scfg))
+}
+
+func (r *benchRig) publish(msgs []streams.Outgoing) {
+	for _, res := range streams.NewPublisher(r.js).Publish(context.Background(), msgs) {
+		require.NoError(r.b, res.Err)
+	}
+}
+
+// brokerConsume pulls and acks n messages from the live stream with no work, the way spendstream
+// consumes (prefetching pull, ack policy "all", one ack per 1,000 messages), and returns when done.
+func (r *benchRig) brokerConsume(n int) time.Duration {
+	ctx := context.Background()
+	c, err := r.js.CreateConsumer(ctx, streams.StreamLive, jetstream.ConsumerConfig{Durable: "bench-broker-alone",
+		AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 20000})
+	require.NoError(r.b, err)
+	defer func() { _ = r.js.DeleteConsumer(ctx, streams.StreamLive, "bench-broker-alone") }()
+	start := time.Now()
+	got := 0
+	it, err := c.Messages(jetstream.PullMaxMessages(2000))
+	require.NoError(r.b, err)
+	defer it.Stop()
+	for got < n {
+		m, err := it.Next()
+		require.NoError(r.b, err)
+		got++
+		if got%1000 == 0 || got == n {
+			require.NoError(r.b, m.Ack())
+		}
+	}
+	return time.Since(start)
+}
+
+// consumeProc starts `spendstream consume` on a fresh database.
+func (r *benchRig) consumeProc(db string) *proc {
+	return startProc(r.b, r.env.dir, "consume-"+db, r.env.spendBin, "consume", "--nats-url", r.url,
+		"--clickhouse-addr", r.env.chAddr, "--clickhouse-database", db, "--allowed-lateness", "24h",
+		"--log-level", "warn", "--cpu-profile", filepath.Join(os.Getenv("SPENDSTREAM_BENCH_PROFILE_DIR")+"/", db+".pprof"))
+}
+
+func openStore(b *testing.B, addr, db string) *clickhouse.Store {
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addr, cfg.Database = addr, db
+	s, err := clickhouse.Open(cfg, nil)
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = s.DropDatabase(context.Background()); s.Close() })
+	require.NoError(b, s.Migrate(context.Background()))
+	return s
+}
+
+// flushedEvents is the number of live events whose effect is committed.
+func flushedEvents(ctx context.Context, s *clickhouse.Store) (n uint64, asOf time.Time) {
+	ps, err := s.Progress(ctx)
+	if err != nil {
+		return 0, time.Time{}
+	}
+	first := true
+	for _, p := range ps {
+		if p.Lane != events.LaneLive {
+			continue
+		}
+		n += p.Events
+		if first || p.AsOf.Before(asOf) {
+			asOf = p.AsOf
+		}
+		first = false
+	}
+	return n, asOf
+}
+
+func waitFlushed(b *testing.B, s *clickhouse.Store, n int, within time.Duration) time.Time {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if got, _ := flushedEvents(context.Background(), s); got >= uint64(n) {
+			return time.Now()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, _ := flushedEvents(context.Background(), s)
+	b.Fatalf("only %d of %d events flushed within %s", got, n, within)
+	return time.Time{}
+}
+
+func BenchmarkPipeline(b *testing.B) {
+	env := benchEnvFrom(b)
+	for b.Loop() {
+		runPipelineBench(b, env)
+	}
+}
+
+func runPipelineBench(b *testing.B, env benchEnv) {
+	msgs, truth := benchEvents(env.events)
+	n := len(msgs)
+	rig := newBenchRig(b, env)
+	report := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+	report("spendstream end-to-end benchmark: %d events (~%d bytes each), NATS %s, ClickHouse %s",
+		n, len(msgs[0].Data), rig.url, env.chAddr)
+
+	// 1. Drain: a pre-filled stream.
+	rig.fresh()
+	rig.publish(msgs)
+	brokerDrain := rig.brokerConsume(n)
+	db := fmt.Sprintf("bench_drain_%d", time.Now().UnixNano())
+	store := openStore(b, env.chAddr, db)
+	start := time.Now()
+	cons := rig.consumeProc(db)
+	end := waitFlushed(b, store, n, 10*time.Minute)
+	drain := end.Sub(start)
+	cpu := cons.cpu()
+	rss := cons.peakRSS()
+	cons.stop()
+	brokerRate, drainRate := float64(n)/brokerDrain.Seconds(), float64(n)/drain.Seconds()
+	report("drain      broker alone %8.0f ev/s | spendstream %8.0f ev/s | ratio %.2f (target >= 0.80)", brokerRate, drainRate, drainRate/brokerRate)
+	cpuPerEvent := cpu / time.Duration(n)
+	report("cost       spendstream CPU %s per event (target <= 5µs), peak RSS %.0f MiB", cpuPerEvent, float64(rss)/(1<<20))
+	b.ReportMetric(drainRate, "drain-ev/s")
+	b.ReportMetric(drainRate/brokerRate, "drain-ratio")
+	b.ReportMetric(float64(cpuPerEvent.Nanoseconds()), "cpu-ns/ev")
+	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+
+	// Ground truth of the drained events, read back from the roll-ups.
+	diff := checkBenchTruth(b, store, truth)
+	report("truth      difference from generated truth: %d (target 0)", diff)
+	b.ReportMetric(float64(diff), "truth-diff")
+
+	// 2. Sink alone: the same number of roll-up rows written straight to ClickHouse.
+	sinkRows, sinkDur := sinkAlone(b, env.chAddr)
+	report("sink       ClickHouse alone %8.0f rows/s in batches of 10k (pipeline wrote %d roll-up rows for %d events)",
+		float64(sinkRows)/sinkDur.Seconds(), rollupRows(b, store), n)
+
+	// 3. Sustained: publishers and consumers together.
+	rig.fresh()
+	brokerSustained := sustainedBroker(b, rig, msgs)
+	rig.fresh()
+	db2 := fmt.Sprintf("bench_sustained_%d", time.Now().UnixNano())
+	store2 := openStore(b, env.chAddr, db2)
+	cons2 := rig.consumeProc(db2)
+	waitReadyConsumer(b, store2)
+	start = time.Now()
+	rig.publish(msgs)
+	end = waitFlushed(b, store2, n, 10*time.Minute)
+	sustained := end.Sub(start)
+	cons2.stop()
+	bsRate, sRate := float64(n)/brokerSustained.Seconds(), float64(n)/sustained.Seconds()
+	report("sustained  broker alone %8.0f ev/s | spendstream %8.0f ev/s | ratio %.2f (target >= 0.80)", bsRate, sRate, sRate/bsRate)
+	b.ReportMetric(sRate/bsRate, "sustained-ratio")
+
+	// 4. Freshness lag at half the sustained rate: accepted (publish acked) -> in aggregated_as_of.
+	rig.fresh()
+	db3 := fmt.Sprintf("bench_fresh_%d", time.Now().UnixNano())
+	store3 := openStore(b, env.chAddr, db3)
+	cons3 := rig.consumeProc(db3)
+	waitReadyConsumer(b, store3)
+	p50, p99, count := freshnessLag(b, rig, store3, msgs, sRate/2, 20*time.Second)
+	cons3.stop()
+	report("freshness  at %.0f ev/s: accepted -> aggregated_as_of p50 %s p99 %s over %d samples (as_of has 1 s resolution, flush interval 1 s)",
+		sRate/2, p50, p99, count)
+	b.ReportMetric(p50.Seconds(), "fresh-p50-s")
+	b.ReportMetric(p99.Seconds(), "fresh-p99-s")
+}
+
+// waitReadyConsumer waits until the consumer process has written its first progress rows.
+func waitReadyConsumer(b *testing.B, s *clickhouse.Store) {
+	require.Eventually(b, func() bool {
+		ps, err := s.Progress(context.Background())
+		return err == nil && len(ps) > 0
+	}, 60*time.Second, 50*time.Millisecond)
+}
+
+func sustainedBroker(b *testing.B, rig *benchRig, msgs []streams.Outgoing) time.Duration {
+	var wg sync.WaitGroup
+	var dur time.Duration
+	wg.Add(1)
+	start := time.Now()
+	go func() {
+		defer wg.Done()
+		d := rig.brokerConsume(len(msgs))
+		dur = d
+	}()
+	rig.publish(msgs)
+	wg.Wait()
+	_ = start
+	return dur
+}
+
+func checkBenchTruth(b *testing.B, s *clickhouse.Store, tr benchTruth) int64 {
+	ctx := context.Background()
+	from := time.Now().Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour)
+	to := time.Now().Add(48 * time.Hour).Truncate(24 * time.Hour)
+	q := aggregates.RollupQuery{From: from, To: to, Step: 24 * time.Hour}
+	vps, err := s.VPSUtilization(ctx, aggregates.Scope{All: true}, aggregates.VPSQuery{RollupQuery: q})
+	require.NoError(b, err)
+	mail, err := s.EmailVolume(ctx, aggregates.Scope{All: true}, aggregates.EmailQuery{RollupQuery: q})
+	require.NoError(b, err)
+	var samples, sent, delivered uint64
+	var cpu float64
+	for _, r := range vps {
+		samples += r.Samples
+		cpu += r.CPUAvg * float64(r.Samples) * aggregates.UtilScale
+	}
+	for _, r := range mail {
+		sent += r.Sent
+		delivered += r.Delivered
+	}
+	d := absDiff(samples, tr.samples) + absDiff(sent, tr.sent) + absDiff(delivered, tr.delivered)
+	if c := int64(cpu + 0.5); c != int64(tr.cpuMicro) {
+		d += absDiff(uint64(c), tr.cpuMicro)
+	}
+	return int64(d)
+}
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+func rollupRows(b *testing.B, s *clickhouse.Store) int {
+	ctx := context.Background()
+	from := time.Now().Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour)
+	to := time.Now().Add(48 * time.Hour).Truncate(24 * time.Hour)
+	q := aggregates.RollupQuery{From: from, To: to, Step: 5 * time.Minute,
+		GroupBy: []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID, aggregates.DimProvider, aggregates.DimPlan, aggregates.DimRegion}}
+	q.From = q.To.Add(-24 * time.Hour * 2)
+	rows, err := s.VPSUtilization(ctx, aggregates.Scope{All: true}, aggregates.VPSQuery{RollupQuery: q})
+	require.NoError(b, err)
+	return len(rows)
+}
+
+// sinkAlone writes batches of 10k VPS partial rows straight into a scratch database.
+func sinkAlone(b *testing.B, addr string) (int, time.Duration) {
+	s := openStore(b, addr, fmt.Sprintf("bench_sink_%d", time.Now().UnixNano()))
+	const rows, batches = 10_000, 10
+	w := time.Now().UTC().Truncate(5 * time.Minute)
+	var total time.Duration
+	for i := range batches {
+		bt := aggregates.NewBatch()
+		for j := range rows {
+			k := aggregates.VPSKey{WindowStart: w.Add(-time.Duration(i) * 5 * time.Minute), TenantID: fmt.Sprintf("t-%03d", j%200),
+				ResourceID: fmt.Sprintf("r-%05d", j), Provider: "hetzner", Region: "fsn1", Plan: "cx21"}
+			p := &aggregates.VPSPartial{Samples: 10, VCPUs: 2, MemoryMB: 4096, IntervalSeconds: 300, CPUSum: 4_000_000, CPUMax: 500_000}
+			p.CPUHist[40] = 10
+			p.MemHist[30] = 10
+			bt.VPS[k] = p
+		}
+		bt.Positions = []aggregates.Position{{Lane: events.LaneLive, Partition: 0, StreamSeq: uint64(i + 1), AsOf: w}}
+		start := time.Now()
+		require.NoError(b, s.WriteBatch(context.Background(), bt))
+		total += time.Since(start)
+	}
+	return rows * batches, total
+}
+
+// freshnessLag publishes at rate for dur in chunks; each chunk's ack time is compared with the first
+// time the committed aggregated_as_of covers it.
+func freshnessLag(b *testing.B, rig *benchRig, s *clickhouse.Store, msgs []streams.Outgoing, rate float64, dur time.Duration) (p50, p99 time.Duration, count int) {
+	const chunk = 100
+	interval := time.Duration(float64(time.Second) * chunk / rate)
+	var acked []time.Time
+	var mu sync.Mutex
+	var stop atomic.Bool
+	var lags []time.Duration
+	done := make(chan struct{})
+	go func() { // poller
+		defer close(done)
+		next := 0
+		for {
+			_, asOf := flushedEvents(context.Background(), s)
+			now := time.Now()
+			mu.Lock()
+			for next < len(acked) && !asOf.Before(acked[next]) {
+				lags = append(lags, now.Sub(acked[next]))
+				next++
+			}
+			all := next == len(acked)
+			mu.Unlock()
+			if stop.Load() && all {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	end := time.Now().Add(dur)
+	for i := 0; time.Now().Before(end) && (i+1)*chunk <= len(msgs); i++ {
+		<-t.C
+		rig.publish(msgs[i*chunk : (i+1)*chunk])
+		mu.Lock()
+		acked = append(acked, time.Now())
+		mu.Unlock()
+	}
+	stop.Store(true)
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		b.Fatal("freshness poller did not see every chunk")
+	}
+	slices.Sort(lags)
+	return lags[len(lags)/2], lags[len(lags)*99/100], len(lags)
+}
