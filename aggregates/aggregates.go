@@ -104,9 +104,11 @@ type EmailKey struct {
 	Provider    string
 }
 
-// EmailPartial is a mergeable partial sum of email volume counts.
+// EmailPartial is a mergeable partial sum of email volume counts. Reports is the number of volume
+// reports summed, so a row of an IP that reported but sent nothing is kept.
 type EmailPartial struct {
 	Sent, Delivered, Bounced, Deferred, Complained uint64
+	Reports                                        uint64
 }
 
 // Add folds one volume report into p.
@@ -116,6 +118,7 @@ func (p *EmailPartial) Add(v *events.EmailVolume) {
 	p.Bounced += v.Bounced
 	p.Deferred += v.Deferred
 	p.Complained += v.Complained
+	p.Reports++
 }
 
 // Merge folds another partial into p.
@@ -125,6 +128,7 @@ func (p *EmailPartial) Merge(o *EmailPartial) {
 	p.Bounced += o.Bounced
 	p.Deferred += o.Deferred
 	p.Complained += o.Complained
+	p.Reports += o.Reports
 }
 
 // InventoryRecord is one resource lifecycle event, kept as a dimension row.

@@ -113,7 +113,7 @@ func TestBatchAddEventAssignsEventTimeWindows(t *testing.T) {
 	k := VPSKey{WindowStart: at("2026-03-10T12:00:00Z"), TenantID: "t1", ResourceID: "r1", Provider: "p", Region: "eu", Plan: "s"}
 	require.Equal(t, uint64(2), b.VPS[k].Samples)
 	ek := EmailKey{WindowStart: at("2026-03-10T12:00:00Z"), TenantID: "t1", IP: "192.0.2.1", Pool: "tx", Provider: "ses"}
-	require.Equal(t, EmailPartial{Sent: 20, Delivered: 18, Bounced: 2}, *b.Email[ek])
+	require.Equal(t, EmailPartial{Sent: 20, Delivered: 18, Bounced: 2, Reports: 2}, *b.Email[ek])
 	require.Len(t, b.Inventory, 1)
 	require.Equal(t, 4, b.Rows())
 }

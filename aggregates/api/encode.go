@@ -70,6 +70,7 @@ func (e emailRows) MarshalJSON() ([]byte, error) {
 		b = appendUint(b, "bounced", r.Bounced)
 		b = appendUint(b, "deferred", r.Deferred)
 		b = appendUint(b, "complained", r.Complained)
+		b = appendUint(b, "reports", r.Reports)
 		b = append(b, '}')
 	}
 	return append(b, ']'), nil

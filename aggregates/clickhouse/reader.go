@@ -52,7 +52,7 @@ func (s *Store) EmailVolume(ctx context.Context, scope aggregates.Scope, q aggre
 		return nil, fmt.Errorf("email query: %w", err)
 	}
 	sql, args, err := s.rollupSQL(emailTables[q.Step], emailColumns, scope, q.RollupQuery,
-		"sum(sent), sum(delivered), sum(bounced), sum(deferred), sum(complained)")
+		"sum(sent), sum(delivered), sum(bounced), sum(deferred), sum(complained), sum(reports)")
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *Store) EmailVolume(ctx context.Context, scope aggregates.Scope, q aggre
 		for i := range dims {
 			dest = append(dest, &dims[i])
 		}
-		dest = append(dest, &r.Sent, &r.Delivered, &r.Bounced, &r.Deferred, &r.Complained)
+		dest = append(dest, &r.Sent, &r.Delivered, &r.Bounced, &r.Deferred, &r.Complained, &r.Reports)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan email volume: %w", err)
 		}

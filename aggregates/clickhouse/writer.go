@@ -11,7 +11,7 @@ import (
 
 const insertColumns = `kind, window_start, tenant_id, resource_id, provider, region, plan, ip, pool,
  samples, vcpus, memory_mb, interval_seconds, cpu_sum, cpu_max, mem_sum, mem_max, cpu_core_seconds, cpu_hist, mem_hist,
- sent, delivered, bounced, deferred, complained,
+ sent, delivered, bounced, deferred, complained, reports,
  event_id, event_time, resource_kind, action, shared,
  lane, partition, stream_seq, as_of, events, flushed_at`
 
@@ -35,7 +35,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 		err := batch.Append("vps", k.WindowStart.UTC(), k.TenantID, k.ResourceID, k.Provider, k.Region, k.Plan, "", "",
 			p.Samples, p.VCPUs, p.MemoryMB, p.IntervalSeconds, p.CPUSum, p.CPUMax, p.MemSum, p.MemMax, p.CPUCoreSeconds,
 			aggregates.TrimHist(p.CPUHist[:]), aggregates.TrimHist(p.MemHist[:]),
-			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
+			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
 			"", epoch, "", "", uint8(0),
 			"", uint16(0), uint64(0), epoch, uint64(0), flushed)
 		if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	for k, p := range b.Email {
 		err := batch.Append("email", k.WindowStart.UTC(), k.TenantID, "", k.Provider, "", "", k.IP, k.Pool,
 			uint64(0), uint32(0), uint32(0), uint64(0), uint64(0), uint32(0), uint64(0), uint32(0), uint64(0), none, none,
-			p.Sent, p.Delivered, p.Bounced, p.Deferred, p.Complained,
+			p.Sent, p.Delivered, p.Bounced, p.Deferred, p.Complained, p.Reports,
 			"", epoch, "", "", uint8(0),
 			"", uint16(0), uint64(0), epoch, uint64(0), flushed)
 		if err != nil {
@@ -55,7 +55,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	for _, r := range b.Inventory {
 		err := batch.Append("inventory", epoch, r.TenantID, r.ResourceID, r.Provider, r.Region, r.Plan, "", "",
 			uint64(0), uint32(0), uint32(0), uint64(0), uint64(0), uint32(0), uint64(0), uint32(0), uint64(0), none, none,
-			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
+			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
 			r.EventID, r.EventTime.UTC(), string(r.Kind), string(r.Action), boolByte(r.Shared),
 			"", uint16(0), uint64(0), epoch, uint64(0), flushed)
 		if err != nil {
@@ -65,7 +65,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	for _, p := range b.Positions {
 		err := batch.Append("progress", epoch, "", "", "", "", "", "", "",
 			uint64(0), uint32(0), uint32(0), uint64(0), uint64(0), uint32(0), uint64(0), uint32(0), uint64(0), none, none,
-			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
+			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
 			"", epoch, "", "", uint8(0),
 			string(p.Lane), p.Partition, p.StreamSeq, p.AsOf.UTC(), p.Events, flushed)
 		if err != nil {

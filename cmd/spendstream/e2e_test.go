@@ -57,6 +57,7 @@ type emailRowJSON struct {
 	Bounced     uint64    `json:"bounced"`
 	Deferred    uint64    `json:"deferred"`
 	Complained  uint64    `json:"complained"`
+	Reports     uint64    `json:"reports"`
 }
 
 // postNDJSON posts items one per line and returns the gateway's answer.
@@ -244,7 +245,7 @@ func TestEndToEnd(t *testing.T) {
 	for k, w := range tr.email {
 		r, ok := gotMail[k]
 		require.True(t, ok, "missing email row %v", k)
-		require.Equal(t, *w, emailTruth{r.Sent, r.Delivered, r.Bounced, r.Deferred, r.Complained}, "%v", k)
+		require.Equal(t, *w, emailTruth{r.Sent, r.Delivered, r.Bounced, r.Deferred, r.Complained, r.Reports}, "%v", k)
 	}
 
 	// Dead letters: every late event (too_late) and every malformed event published to NATS directly.

@@ -117,7 +117,7 @@ type emailTruthKey struct {
 	provider         string
 }
 
-type emailTruth struct{ sent, delivered, bounced, deferred, complained uint64 }
+type emailTruth struct{ sent, delivered, bounced, deferred, complained, reports uint64 }
 
 func newTruth() *truth {
 	return &truth{vps: map[vpsTruthKey]*vpsTruth{}, email: map[emailTruthKey]*emailTruth{}}
@@ -156,6 +156,7 @@ func (tr *truth) add(items []generate.Item, seen map[string]bool, lateCounts boo
 			v.bounced += e.Bounced
 			v.deferred += e.Deferred
 			v.complained += e.Complained
+			v.reports++
 		}
 	}
 }

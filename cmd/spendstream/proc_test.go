@@ -394,16 +394,51 @@ func chaosEventually(within, every time.Duration, cond func() bool) bool {
 	}
 }
 
-// chaosRequireRollups reads the 5-minute VPS and 1-hour email roll-ups of the dataset's time range
-// straight from the store and compares them with the ground truth, row by row. Every difference is
-// collected before failing, so a failure shows whether events were lost or counted twice. It returns
-// the total samples and messages sent.
+// chaosRequireRollups compares the roll-ups with the ground truth (chaosDiffRollups) and fails on
+// any difference. It returns the total VPS samples and messages sent.
+//
+// A difference that disappears within a few seconds is tolerated and logged: on ClickHouse 18.16 the
+// materialized views of rollup_in are pushed one after another in name order, so consumer_progress
+// (pushed first) can show a position a moment before the data of the same insert is visible in the
+// vps_* tables (pushed last). Lost or double-counted events never heal, so they still fail.
 func chaosRequireRollups(t testing.TB, store *clickhouse.Store, d *chaosDataset) (samples, sent uint64) {
 	t.Helper()
+	var first []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		diffs, samples, sent, err := chaosDiffRollups(store, d)
+		require.NoError(t, err)
+		if len(diffs) == 0 {
+			if first != nil {
+				t.Logf("roll-ups lagged the committed positions for a moment (progress visible before data); first read had %d differences:\n%s",
+					len(first), chaosShow(first))
+			}
+			return samples, sent
+		}
+		if first == nil {
+			first = diffs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("roll-ups differ from the ground truth in %d places:\n%s", len(diffs), chaosShow(diffs))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func chaosShow(diffs []string) string {
+	if len(diffs) > 25 {
+		diffs = append(diffs[:20:20], fmt.Sprintf("... and %d more", len(diffs)-20))
+	}
+	return strings.Join(diffs, "\n")
+}
+
+// chaosDiffRollups reads the 5-minute VPS and 1-hour email roll-ups of the dataset's time range
+// straight from the store and compares them with the ground truth, row by row, collecting every
+// difference, so a failure shows whether events were lost or counted twice.
+func chaosDiffRollups(store *clickhouse.Store, d *chaosDataset) (diffs []string, samples, sent uint64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	all := aggregates.Scope{All: true}
-	var diffs []string
 	diff := func(format string, args ...any) {
 		diffs = append(diffs, fmt.Sprintf(format, args...))
 	}
@@ -412,7 +447,9 @@ func chaosRequireRollups(t testing.TB, store *clickhouse.Store, d *chaosDataset)
 		From: window.Assign(d.from, window.Step5m).Add(-window.Step5m), To: window.Assign(d.to, window.Step5m).Add(2 * window.Step5m),
 		Step: window.Step5m, GroupBy: aggregates.VPSDimensions}}
 	vps, err := store.VPSUtilization(ctx, all, vq)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	got := map[vpsTruthKey]aggregates.VPSRow{}
 	for _, r := range vps {
 		k := vpsTruthKey{r.WindowStart, r.TenantID, r.ResourceID}
@@ -458,7 +495,9 @@ func chaosRequireRollups(t testing.TB, store *clickhouse.Store, d *chaosDataset)
 		From: window.Assign(d.from, window.Step1h).Add(-window.Step1h), To: window.Assign(d.to, window.Step1h).Add(2 * window.Step1h),
 		Step: window.Step1h, GroupBy: aggregates.EmailDimensions}}
 	mail, err := store.EmailVolume(ctx, all, eq)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	gotMail := map[emailTruthKey]aggregates.EmailRow{}
 	for _, r := range mail {
 		k := emailTruthKey{r.WindowStart, r.TenantID, r.IP, r.Pool, r.Provider}
@@ -472,11 +511,16 @@ func chaosRequireRollups(t testing.TB, store *clickhouse.Store, d *chaosDataset)
 	for k, w := range d.truth.email {
 		wantSent += w.sent
 		r, ok := gotMail[k]
+		if !ok && *w == (emailTruth{}) {
+			// SummingMergeTree deletes rows whose summed columns are all zero when it merges parts,
+			// so an IP-window without any volume may or may not be there.
+			continue
+		}
 		if !ok {
 			diff("email %s: missing row (want %+v)", emailKeyString(k), *w)
 			continue
 		}
-		if have := (emailTruth{r.Sent, r.Delivered, r.Bounced, r.Deferred, r.Complained}); have != *w {
+		if have := (emailTruth{r.Sent, r.Delivered, r.Bounced, r.Deferred, r.Complained, r.Reports}); have != *w {
 			diff("email %s: %+v, want %+v", emailKeyString(k), have, *w)
 		}
 	}
@@ -488,14 +532,7 @@ func chaosRequireRollups(t testing.TB, store *clickhouse.Store, d *chaosDataset)
 	if sent != wantSent {
 		diff("email: %d sent in total, want %d (%+d)", sent, wantSent, int64(sent)-int64(wantSent))
 	}
-	if len(diffs) > 0 {
-		shown := diffs
-		if len(shown) > 25 {
-			shown = append(shown[:20:20], fmt.Sprintf("... and %d more", len(diffs)-20))
-		}
-		t.Fatalf("roll-ups differ from the ground truth in %d places:\n%s", len(diffs), strings.Join(shown, "\n"))
-	}
-	return samples, sent
+	return diffs, samples, sent, nil
 }
 
 func emailKeyString(k emailTruthKey) string {

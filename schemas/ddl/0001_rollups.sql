@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS {db}.rollup_in (
     bounced           UInt64,
     deferred          UInt64,
     complained        UInt64,
+    reports           UInt64,
     event_id          String,
     event_time        DateTime('UTC'),
     resource_kind     String,
@@ -108,6 +109,8 @@ FROM {db}.rollup_in WHERE kind = 'vps'
 GROUP BY window_start, tenant_id, resource_id, provider, region, plan;
 
 -- Email volume per sending IP, 1-hour windows (and 1-day, derived from the same partials).
+-- reports counts the volume reports summed into a row; it is never 0, so SummingMergeTree never
+-- drops the row of an IP that reported but sent nothing (it removes rows whose sums are all 0).
 CREATE TABLE IF NOT EXISTS {db}.email_volume_1h (
     window_start  DateTime('UTC'),
     tenant_id     String,
@@ -118,8 +121,9 @@ CREATE TABLE IF NOT EXISTS {db}.email_volume_1h (
     delivered     UInt64,
     bounced       UInt64,
     deferred      UInt64,
-    complained    UInt64
-) ENGINE = SummingMergeTree((sent, delivered, bounced, deferred, complained))
+    complained    UInt64,
+    reports       UInt64
+) ENGINE = SummingMergeTree((sent, delivered, bounced, deferred, complained, reports))
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (tenant_id, window_start, provider, pool, ip);
 
@@ -128,14 +132,14 @@ CREATE TABLE IF NOT EXISTS {db}.email_volume_1d AS {db}.email_volume_1h;
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.email_volume_1h_mv TO {db}.email_volume_1h AS
 SELECT window_start, tenant_id, ip, pool, provider,
        sum(sent) AS sent, sum(delivered) AS delivered, sum(bounced) AS bounced,
-       sum(deferred) AS deferred, sum(complained) AS complained
+       sum(deferred) AS deferred, sum(complained) AS complained, sum(reports) AS reports
 FROM {db}.rollup_in WHERE kind = 'email'
 GROUP BY window_start, tenant_id, ip, pool, provider;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.email_volume_1d_mv TO {db}.email_volume_1d AS
 SELECT toStartOfDay(window_start) AS window_start, tenant_id, ip, pool, provider,
        sum(sent) AS sent, sum(delivered) AS delivered, sum(bounced) AS bounced,
-       sum(deferred) AS deferred, sum(complained) AS complained
+       sum(deferred) AS deferred, sum(complained) AS complained, sum(reports) AS reports
 FROM {db}.rollup_in WHERE kind = 'email'
 GROUP BY window_start, tenant_id, ip, pool, provider;
 

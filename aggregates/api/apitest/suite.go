@@ -238,6 +238,7 @@ func (f *Fixture) WantEmail(scope aggregates.Scope, q aggregates.EmailQuery) []a
 		r.Bounced += v.bounced
 		r.Deferred += v.deferred
 		r.Complained += v.complained
+		r.Reports++
 	}
 	out := make([]aggregates.EmailRow, 0, len(groups))
 	for _, r := range groups {
