@@ -108,10 +108,11 @@ func historical(items []generate.Item) []generate.Item {
 }
 
 type demoOptions struct {
-	gen      generate.Options
-	backfill time.Duration
-	live     bool
-	tick     time.Duration
+	gen           generate.Options
+	skipInventory bool
+	backfill      time.Duration
+	live          bool
+	tick          time.Duration
 }
 
 // demoLoop publishes the fleet's inventory and history through the backfill lane, then live events
@@ -119,10 +120,16 @@ type demoOptions struct {
 func demoLoop(ctx context.Context, o demoOptions, send sink, log *slog.Logger) error {
 	g := generate.New(o.gen)
 	now := time.Now().UTC().Truncate(time.Minute)
-	start := now.Add(-o.backfill).Truncate(time.Hour)
-	inv := g.Inventory(start)
+	start := now
 	if o.backfill > 0 {
-		inv = historical(inv)
+		start = now.Add(-o.backfill).Truncate(time.Hour)
+	}
+	var inv []generate.Item
+	if !o.skipInventory {
+		inv = g.Inventory(start)
+		if o.backfill > 0 {
+			inv = historical(inv)
+		}
 	}
 	if err := sendChunks(ctx, send, inv); err != nil {
 		return err
@@ -181,9 +188,18 @@ func demoGenOptions(seed int64, tenants int, faults float64) generate.Options {
 	return o
 }
 
-func runDemo(ctx context.Context, cfg Config, pub *streams.Publisher, log *slog.Logger) error {
+func runDemo(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) error {
+	pub := streams.NewPublisher(js)
 	o := demoOptions{gen: demoGenOptions(cfg.DemoSeed, cfg.DemoTenants, cfg.DemoFaultRate),
 		backfill: cfg.DemoBackfill, live: true, tick: 10 * time.Second}
+	// History is published once per data dir: event ids repeat across runs, and the stream's
+	// duplicate window is minutes, so a second publication would count the history twice.
+	if s, err := js.Stream(ctx, streams.StreamBackfill); err == nil {
+		if info, err := s.Info(ctx); err == nil && info.State.LastSeq > 0 {
+			log.Info("demo history already published in this data dir; publishing live events only")
+			o.backfill, o.skipInventory = 0, true
+		}
+	}
 	tenant := generate.New(o.gen).Fleet().Tenants[0].ID
 	err := demoLoop(ctx, o, natsSink(pub, tenant), log)
 	if err != nil && ctx.Err() == nil {

@@ -202,8 +202,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		})
 	}
 	if r.embedded && cfg.Demo {
-		pub := streams.NewPublisher(js)
-		g.Go(func() error { return runDemo(gctx, cfg, pub, log) })
+		g.Go(func() error { return runDemo(gctx, cfg, js, log) })
 	}
 	if r.embedded {
 		printBanner(cfg, natsURL)
