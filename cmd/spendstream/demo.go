@@ -235,7 +235,7 @@ func cmdGenerate(ctx context.Context, args []string, getenv func(string) string)
 			return err
 		}
 		defer nc.Close()
-		js, err := jetstream.New(nc)
+		js, err := streams.NewJetStream(nc, 10*time.Second)
 		if err != nil {
 			return err
 		}

@@ -116,7 +116,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		return fmt.Errorf("connect nats %s: %w", natsURL, err)
 	}
 	defer func() { _ = nc.Drain() }()
-	js, err := jetstream.New(nc)
+	js, err := streams.NewJetStream(nc, cfg.Ingest.PublishTimeout)
 	if err != nil {
 		return err
 	}

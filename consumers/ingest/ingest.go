@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -152,7 +153,11 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 			if reason == "" {
 				reason = events.ReasonMalformed
 			}
-			resp.Rejected = append(resp.Rejected, Rejected{Index: i, ID: ev.ID, Reason: reason, Error: err.Error()})
+			id := ev.ID
+			if id == "" {
+				id = idOf(raw)
+			}
+			resp.Rejected = append(resp.Rejected, Rejected{Index: i, ID: id, Reason: reason, Error: err.Error()})
 			h.metrics.rejected.WithLabelValues(string(reason)).Inc()
 			continue
 		}
@@ -166,16 +171,13 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.QueueWait)
-	err = h.sem.Acquire(ctx, int64(len(out)))
-	cancel()
-	if err != nil {
+	if !h.acquire(r.Context(), int64(len(out))) {
 		h.metrics.overload.Inc()
 		return http.StatusTooManyRequests, errorBody("overloaded", "too many events in flight; retry after the delay in Retry-After")
 	}
 	defer h.sem.Release(int64(len(out)))
 
-	ctx, cancel = context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
 	defer cancel()
 	failed := 0
 	for _, res := range h.pub.Publish(ctx, out) {
@@ -197,6 +199,32 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 			fmt.Sprintf("jetstream did not acknowledge %d of %d events; retry the request (events are de-duplicated by id)", failed, len(out)))
 	}
 	return http.StatusAccepted, resp
+}
+
+// acquire reserves capacity for n events, waiting at most QueueWait.
+func (h *Handler) acquire(ctx context.Context, n int64) bool {
+	if h.cfg.QueueWait <= 0 {
+		return h.sem.TryAcquire(n)
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.QueueWait)
+	defer cancel()
+	return h.sem.Acquire(ctx, n) == nil
+}
+
+// idOf extracts the id of an event that failed validation, for the rejection list; "" when the
+// event has no string id (the list then identifies it by index only).
+func idOf(raw []byte) string {
+	var v struct {
+		ID any `json:"id"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	id, _ := v.ID.(string)
+	if len(id) > 256 || !utf8.ValidString(id) {
+		return ""
+	}
+	return id
 }
 
 // readEvents reads the body (gzip by Content-Encoding) and splits it into raw events.

@@ -20,3 +20,5 @@ func (w *weighted) Acquire(ctx context.Context, n int64) error {
 }
 
 func (w *weighted) Release(n int64) { w.sem.Release(min(n, w.max)) }
+
+func (w *weighted) TryAcquire(n int64) bool { return w.sem.TryAcquire(min(n, w.max)) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,7 +35,15 @@ type Publisher struct {
 	js jetstream.JetStream
 }
 
-// NewPublisher wraps a JetStream context.
+// NewJetStream is the JetStream context spendstream publishes with: an acknowledgement that never
+// arrives (say, a stream without a leader while the connection stays up) expires after ackTimeout
+// instead of staying pending until the client refuses every further asynchronous publish.
+func NewJetStream(nc *nats.Conn, ackTimeout time.Duration) (jetstream.JetStream, error) {
+	return jetstream.New(nc, jetstream.WithPublishAsyncTimeout(ackTimeout),
+		jetstream.WithPublishAsyncMaxPending(4*publishWindow))
+}
+
+// NewPublisher wraps a JetStream context (preferably one from NewJetStream).
 func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
 
 // publishWindow bounds the asynchronous publishes in flight per call (the client's own limit
@@ -47,6 +56,12 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Outgoing) []Result {
 	res := make([]Result, len(msgs))
 	for i := 0; i < len(msgs); i += publishWindow {
 		j := min(i+publishWindow, len(msgs))
+		if err := ctx.Err(); err != nil {
+			for k := i; k < len(msgs); k++ {
+				res[k].Err = fmt.Errorf("%w: %w", ErrNotAcked, err)
+			}
+			break
+		}
 		p.publish(ctx, msgs[i:j], res[i:j])
 	}
 	return res
