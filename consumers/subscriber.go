@@ -105,7 +105,9 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 				payload = appendMsgFrame(payload, m)
 			}
 			last := batch[len(batch)-1]
-			wm := message.NewMessage(strconv.FormatUint(seqOf(last), 10), append([]byte(nil), payload...))
+			// The payload buffer is reused: the handler is done with it once it acked or nacked,
+			// which is before the next batch is framed (decoded events do not alias it).
+			wm := message.NewMessage(strconv.FormatUint(seqOf(last), 10), payload)
 			wm.SetContext(ctx)
 			select {
 			case out <- wm:

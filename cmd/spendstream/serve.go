@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -138,6 +139,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 
 	g, gctx := errgroup.WithContext(ctx)
 	if r.consume {
+		// The consumers' live heap is small (batches are bounded); trading heap for fewer GC
+		// cycles saves CPU per event. GOGC in the environment still wins.
+		if getenv("GOGC") == "" {
+			debug.SetGCPercent(400)
+		}
+		if getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(1 << 30) // the GC works harder rather than pass 1 GiB
+		}
 		m := consumers.NewMetrics(reg)
 		cons, err := consumers.New(cfg.Consumers, connect, store, m, log)
 		if err != nil {
