@@ -19,6 +19,9 @@ import (
 type Store interface {
 	WriteBatch(ctx context.Context, b *aggregates.Batch) error
 	Positions(ctx context.Context, lane events.Lane) (map[uint16]aggregates.Position, error)
+	// AwaitInflightWrites waits for batch inserts already running on the server (a dead
+	// predecessor's may still commit) so that positions read afterwards are final.
+	AwaitInflightWrites(ctx context.Context) error
 }
 
 // BatcherConfig tunes flushing.
@@ -306,7 +309,8 @@ func (b *Batcher) write(ctx context.Context, snap *aggregates.Batch, count int) 
 		}
 		b.metrics.insertErrors.WithLabelValues(lane).Inc()
 		// The insert may have been committed although the answer was lost (connection reset after
-		// Send). The positions tell: they are written by the same block.
+		// Send), or may still be running on the server. Once it is done, the positions tell: they
+		// are written by the same block.
 		if ok, cerr := b.committed(ctx, snap.Positions); cerr == nil && ok {
 			b.log.Warn("insert reported an error but was committed", "lane", lane, "err", err)
 			b.metrics.flushDuration.WithLabelValues(lane).Observe(time.Since(start).Seconds())
@@ -325,6 +329,9 @@ func (b *Batcher) write(ctx context.Context, snap *aggregates.Batch, count int) 
 
 // committed reports whether the positions of a batch are already in the store.
 func (b *Batcher) committed(ctx context.Context, want []aggregates.Position) (bool, error) {
+	if err := b.store.AwaitInflightWrites(ctx); err != nil {
+		return false, err
+	}
 	have, err := b.store.Positions(ctx, b.cfg.Lane)
 	if err != nil {
 		return false, err

@@ -66,6 +66,8 @@ func (s *memStore) Positions(context.Context, events.Lane) (map[uint16]aggregate
 	return out, nil
 }
 
+func (s *memStore) AwaitInflightWrites(context.Context) error { return nil }
+
 func mail(sent uint64) *events.Event {
 	return &events.Event{ID: "x", Type: events.TypeEmailVolume, TenantID: "t1",
 		Time:  time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC),

@@ -210,13 +210,17 @@ func (c *Consumer) addHandler(router *message.Router, js jetstream.JetStream, b 
 	router.AddConsumerHandler(name, streams.StreamName(lane), sub, h.Handle)
 }
 
-// positions reads the committed positions, waiting for ClickHouse while it is unreachable.
+// positions reads the committed positions once no insert of a predecessor can still land, waiting
+// for ClickHouse while it is unreachable.
 func (c *Consumer) positions(ctx context.Context, lane events.Lane) (map[uint16]aggregates.Position, error) {
 	delay := 200 * time.Millisecond
 	for {
-		pos, err := c.store.Positions(ctx, lane)
+		err := c.store.AwaitInflightWrites(ctx)
 		if err == nil {
-			return pos, nil
+			var pos map[uint16]aggregates.Position
+			if pos, err = c.store.Positions(ctx, lane); err == nil {
+				return pos, nil
+			}
 		}
 		c.log.Error("reading committed positions failed; retrying", "lane", lane, "retry_in", delay, "err", err)
 		select {

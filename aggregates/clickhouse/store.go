@@ -115,7 +115,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // requiredTables are checked by Ready.
 var requiredTables = []string{"rollup_in", "vps_util_5m", "vps_util_1h", "vps_util_1d", "email_volume_1h",
-	"email_volume_1d", "inventory_events", "consumer_progress"}
+	"email_volume_1d", "inventory_events", "consumer_progress", "zz_consumer_progress_mv"}
 
 // Ready reports an error unless the server answers and the schema is applied.
 func (s *Store) Ready(ctx context.Context) error {

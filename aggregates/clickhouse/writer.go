@@ -2,8 +2,12 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/schemas/events"
@@ -24,6 +28,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	if b.Empty() && len(b.Positions) == 0 {
 		return nil
 	}
+	ctx = ch.Context(ctx, ch.WithQueryID(s.flushQueryID()))
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".rollup_in ("+insertColumns+")")
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
@@ -74,6 +79,59 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("send insert: %w", err)
+	}
+	return nil
+}
+
+// flushQueryID names a batch insert so that a successor can find it in system.processes.
+func (s *Store) flushQueryID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return flushQueryPrefix + s.db + "-" + hex.EncodeToString(b[:])
+}
+
+const flushQueryPrefix = "spendstream-flush-"
+
+// AwaitInflightWrites waits until every batch insert into this database that the server is running
+// now has finished. A consumer calls it before reading the committed positions: an insert sent by
+// a predecessor that died mid-flush can still commit after the process is gone, and positions read
+// before it commits would make the successor count that batch again.
+func (s *Store) AwaitInflightWrites(ctx context.Context) error {
+	running := func() (map[string]bool, error) {
+		rows, err := s.conn.Query(ctx, "SELECT query_id FROM system.processes WHERE startsWith(query_id, ?)", flushQueryPrefix+s.db+"-")
+		if err != nil {
+			return nil, fmt.Errorf("list running inserts: %w", err)
+		}
+		defer rows.Close()
+		out := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			out[id] = true
+		}
+		return out, rows.Err()
+	}
+	waiting, err := running()
+	if err != nil {
+		return err
+	}
+	for len(waiting) > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		now, err := running()
+		if err != nil {
+			return err
+		}
+		for id := range waiting {
+			if !now[id] {
+				delete(waiting, id)
+			}
+		}
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write a Go CPU profile to this file (benchmarks)")
 	if has["http"] {
-		fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (API, ingest, health)")
+		fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address (API, ingest, health, metrics); empty: none")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "separate listen address for /metrics (default: served on --http-addr)")
 	}
 	if has["nats"] {
@@ -96,6 +96,7 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 
 func defaultConfig() Config {
 	return Config{
+		HTTPAddr:   "127.0.0.1:8080",
 		ClickHouse: clickhouse.DefaultConfig(),
 		Streams:    streams.DefaultConfig(),
 		Consumers:  consumers.DefaultConfig(),

@@ -34,10 +34,7 @@ type roles struct {
 }
 
 func (r roles) groups() []string {
-	g := []string{"nats"}
-	if r.ingest || r.api {
-		g = append(g, "http")
-	}
+	g := []string{"nats", "http"}
 	if r.ingest {
 		g = append(g, "ingest")
 	}
@@ -69,6 +66,9 @@ func newLogger(cfg Config) (*slog.Logger, error) {
 // consumers (final flush), demo, ClickHouse, NATS.
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, r roles) error {
 	cfg := defaultConfig()
+	if !r.ingest && !r.api {
+		cfg.HTTPAddr = "" // a consumer serves /metrics and health only when asked to
+	}
 	name := "spendstream"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	cfg.register(fs, r.groups()...)
@@ -187,7 +187,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 	} else {
 		mux.Handle("GET /metrics", metricsHandler)
 	}
-	if r.ingest || r.api {
+	if cfg.HTTPAddr != "" {
 		servers = append(servers, &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second})
 	}

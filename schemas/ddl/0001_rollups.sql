@@ -176,7 +176,9 @@ CREATE TABLE IF NOT EXISTS {db}.consumer_progress (
 ) ENGINE = AggregatingMergeTree()
 ORDER BY (lane, partition);
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.consumer_progress_mv TO {db}.consumer_progress AS
+-- ClickHouse pushes an insert to its views in name order; the progress view is named to run last,
+-- so a reader never sees a position before the roll-ups it covers.
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.zz_consumer_progress_mv TO {db}.consumer_progress AS
 SELECT lane, partition, maxState(stream_seq) AS stream_seq, maxState(as_of) AS as_of,
        sumState(events) AS events, maxState(flushed_at) AS flushed_at
 FROM {db}.rollup_in WHERE kind = 'progress'
