@@ -30,6 +30,7 @@ type BatcherConfig struct {
 	FlushInterval     time.Duration // time trigger
 	MaxBatchEvents    int           // size trigger
 	MaxBufferedEvents int           // Add blocks above this while a flush is pending (backpressure)
+	MinFlushGap       time.Duration // early flushes (Kick) wait this long after the previous flush
 	RetryMin          time.Duration
 	RetryMax          time.Duration
 }
@@ -43,6 +44,9 @@ func (c *BatcherConfig) setDefaults() {
 	}
 	if c.MaxBufferedEvents < c.MaxBatchEvents {
 		c.MaxBufferedEvents = 4 * c.MaxBatchEvents
+	}
+	if c.MinFlushGap <= 0 {
+		c.MinFlushGap = c.FlushInterval / 2
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -183,12 +187,17 @@ func (b *Batcher) AddBatch(ctx context.Context, p uint16, entries []Entry) error
 	}
 	b.curCount += counted
 	if b.curCount >= b.cfg.MaxBatchEvents {
-		select {
-		case b.kick <- struct{}{}:
-		default:
-		}
+		b.Kick()
 	}
 	return nil
+}
+
+// Kick asks for a flush before the next tick (at most one per MinFlushGap).
+func (b *Batcher) Kick() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Skip records that the message at seq was handled without data (dead-lettered); it reports false
@@ -228,6 +237,7 @@ func (b *Batcher) Probe(p uint16, at time.Time, pending, deliveredSeq uint64) {
 func (b *Batcher) Run(ctx context.Context, stop <-chan struct{}) error {
 	t := time.NewTicker(b.cfg.FlushInterval)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -236,7 +246,18 @@ func (b *Batcher) Run(ctx context.Context, stop <-chan struct{}) error {
 			return nil
 		case <-t.C:
 		case <-b.kick:
+			// Caught up or a full batch: flush early, but keep inserts at most one per gap.
+			if wait := b.cfg.MinFlushGap - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-stop:
+					return nil
+				case <-time.After(wait):
+				}
+			}
 		}
+		last = time.Now()
 		if err := b.Flush(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -9,7 +9,9 @@ import (
 // router's per-message cost (a goroutine, an ack round trip) is paid once per batch rather than once
 // per event. The payload is a sequence of frames, each one stream message with its position:
 //
-//	stream_seq u64 | consumer_seq u64 | stored_unix_nano i64 | len(subject) u16 | subject | len(data) u32 | data
+//	stream_seq u64 | consumer_seq u64 | stored_unix_nano i64 | pending u64 | len(subject) u16 | subject | len(data) u32 | data
+//
+// pending is the number of messages the consumer still had to deliver after this one.
 //
 // all big-endian. The frames are self-contained, so any Watermill middleware can inspect or
 // forward a batch.
@@ -17,11 +19,12 @@ type frame struct {
 	streamSeq   uint64
 	consumerSeq uint64
 	storedNanos int64
+	pending     uint64
 	subject     []byte
 	data        []byte
 }
 
-const frameHeader = 8 + 8 + 8 + 2
+const frameHeader = 8 + 8 + 8 + 8 + 2
 
 var errBadFrame = errors.New("truncated frame in batch payload")
 
@@ -29,6 +32,7 @@ func appendFrame(b []byte, f frame) []byte {
 	b = binary.BigEndian.AppendUint64(b, f.streamSeq)
 	b = binary.BigEndian.AppendUint64(b, f.consumerSeq)
 	b = binary.BigEndian.AppendUint64(b, uint64(f.storedNanos))
+	b = binary.BigEndian.AppendUint64(b, f.pending)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(f.subject)))
 	b = append(b, f.subject...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(f.data)))
@@ -44,7 +48,8 @@ func nextFrame(b []byte) (frame, []byte, error) {
 	f.streamSeq = binary.BigEndian.Uint64(b)
 	f.consumerSeq = binary.BigEndian.Uint64(b[8:])
 	f.storedNanos = int64(binary.BigEndian.Uint64(b[16:]))
-	n := int(binary.BigEndian.Uint16(b[24:]))
+	f.pending = binary.BigEndian.Uint64(b[24:])
+	n := int(binary.BigEndian.Uint16(b[32:]))
 	b = b[frameHeader:]
 	if len(b) < n+4 {
 		return f, nil, errBadFrame

@@ -8,7 +8,7 @@ import (
 
 func TestFramesRoundTrip(t *testing.T) {
 	in := []frame{
-		{streamSeq: 1, consumerSeq: 1, storedNanos: 1795704467808923641, subject: []byte("usage.vps.sample.t-1.3"), data: []byte(`{"a":1}`)},
+		{streamSeq: 1, consumerSeq: 1, storedNanos: 1795704467808923641, pending: 12, subject: []byte("usage.vps.sample.t-1.3"), data: []byte(`{"a":1}`)},
 		{streamSeq: 1 << 40, consumerSeq: 2, storedNanos: -1, subject: []byte{}, data: []byte{}},
 		{streamSeq: 7, consumerSeq: 3, storedNanos: 0, subject: []byte("s"), data: make([]byte, 70000)},
 	}

@@ -95,7 +95,13 @@ func (h *handler) handle(msg *message.Message) error {
 		}
 		h.entries = append(h.entries, e)
 	}
-	return h.batcher.AddBatch(msg.Context(), h.partition, h.entries)
+	if err := h.batcher.AddBatch(msg.Context(), h.partition, h.entries); err != nil {
+		return err
+	}
+	if len(fs) > 0 && fs[len(fs)-1].pending == 0 {
+		h.batcher.Kick() // caught up: commit now rather than at the next tick
+	}
+	return nil
 }
 
 // check decodes and validates one event against its subject and the lane's time rules.

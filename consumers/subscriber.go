@@ -148,6 +148,7 @@ func appendMsgFrame(b []byte, m jetstream.Msg) []byte {
 	f := frame{subject: []byte(m.Subject()), data: m.Data()}
 	if md, err := m.Metadata(); err == nil {
 		f.streamSeq, f.consumerSeq, f.storedNanos = md.Sequence.Stream, md.Sequence.Consumer, md.Timestamp.UnixNano()
+		f.pending = md.NumPending
 	}
 	return appendFrame(b, f)
 }

@@ -178,7 +178,11 @@ func newBenchRig(b *testing.B, env benchEnv) *benchRig {
 	b.Cleanup(nc.Close)
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000))
 	require.NoError(b, err)
-	return &benchRig{b: b, env: env, nats: p, url: url, nc: nc, js: js, scfg: streams.DefaultConfig()}
+	scfg := streams.DefaultConfig()
+	if n, err := strconv.Atoi(os.Getenv("SPENDSTREAM_BENCH_PARTITIONS")); err == nil && n > 0 {
+		scfg.Partitions = n
+	}
+	return &benchRig{b: b, env: env, nats: p, url: url, nc: nc, js: js, scfg: scfg}
 }
 
 // fresh deletes and re-creates the streams, so each phase starts empty.
@@ -224,6 +228,7 @@ func (r *benchRig) brokerConsume(n int) time.Duration {
 func (r *benchRig) consumeProc(db string) *proc {
 	return startProc(r.b, r.env.dir, "consume-"+db, r.env.spendBin, "consume", "--nats-url", r.url,
 		"--clickhouse-addr", r.env.chAddr, "--clickhouse-database", db, "--allowed-lateness", "24h",
+		"--partitions", strconv.Itoa(r.scfg.Partitions),
 		"--log-level", "warn", "--cpu-profile", filepath.Join(os.Getenv("SPENDSTREAM_BENCH_PROFILE_DIR")+"/", db+".pprof"))
 }
 
