@@ -62,13 +62,16 @@ func (h *handler) Handle(msg *message.Message) error {
 }
 
 func (h *handler) handle(msg *message.Message) error {
-	fs, err := frames(msg.Payload)
-	if err != nil {
-		return err
-	}
 	seen := h.batcher.Seen(h.partition)
 	h.entries = h.entries[:0]
-	for _, f := range fs {
+	caughtUp := false
+	for rest := msg.Payload; len(rest) > 0; {
+		var f frame
+		var err error
+		if f, rest, err = nextFrame(rest); err != nil {
+			return err
+		}
+		caughtUp = f.pending == 0
 		// Every delivery increments the consumer sequence. A jump means a delivery never reached
 		// us (e.g. dropped by a slow client); going on could skip that message.
 		if prev := h.lastCons.Swap(f.consumerSeq); prev != 0 && f.consumerSeq != prev+1 {
@@ -98,7 +101,7 @@ func (h *handler) handle(msg *message.Message) error {
 	if err := h.batcher.AddBatch(msg.Context(), h.partition, h.entries); err != nil {
 		return err
 	}
-	if len(fs) > 0 && fs[len(fs)-1].pending == 0 {
+	if caughtUp {
 		h.batcher.Kick() // caught up: commit now rather than at the next tick
 	}
 	return nil

@@ -101,13 +101,14 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 				}
 			}
 			payload = payload[:0]
+			var lastSeq uint64
 			for _, m := range batch {
-				payload = appendMsgFrame(payload, m)
+				payload, lastSeq = appendMsgFrame(payload, m)
 			}
 			last := batch[len(batch)-1]
 			// The payload buffer is reused: the handler is done with it once it acked or nacked,
 			// which is before the next batch is framed (decoded events do not alias it).
-			wm := message.NewMessage(strconv.FormatUint(seqOf(last), 10), payload)
+			wm := message.NewMessage(strconv.FormatUint(lastSeq, 10), payload)
 			wm.SetContext(ctx)
 			select {
 			case out <- wm:
@@ -134,23 +135,16 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 	return out, nil
 }
 
-func seqOf(m jetstream.Msg) uint64 {
-	md, err := m.Metadata()
-	if err != nil {
-		return 0
-	}
-	return md.Sequence.Stream
-}
-
-// appendMsgFrame frames one stream message. A message without JetStream metadata (which a pull
-// consumer never delivers) gets sequence 0, which the handler refuses.
-func appendMsgFrame(b []byte, m jetstream.Msg) []byte {
-	f := frame{subject: []byte(m.Subject()), data: m.Data()}
+// appendMsgFrame frames one stream message and returns its stream sequence. A message without
+// JetStream metadata (which a pull consumer never delivers) gets sequence 0, which the handler
+// refuses.
+func appendMsgFrame(b []byte, m jetstream.Msg) ([]byte, uint64) {
+	f := frame{data: m.Data()}
 	if md, err := m.Metadata(); err == nil {
 		f.streamSeq, f.consumerSeq, f.storedNanos = md.Sequence.Stream, md.Sequence.Consumer, md.Timestamp.UnixNano()
 		f.pending = md.NumPending
 	}
-	return appendFrame(b, f)
+	return appendFrameSubject(b, f, m.Subject()), f.streamSeq
 }
 
 // Close stops delivery and waits for the subscription goroutines.

@@ -21,12 +21,143 @@ const insertColumns = `kind, window_start, tenant_id, resource_id, provider, reg
 
 var epoch = time.Unix(0, 0).UTC()
 
+// rollupColumns holds one insert block of rollup_in column by column, in insertColumns order. Rows
+// of one kind leave the other kinds' columns at their zero values.
+type rollupColumns struct {
+	kind                                           []string
+	windowStart                                    []time.Time
+	tenant, resource, provider, region, plan       []string
+	ip, pool                                       []string
+	samples                                        []uint64
+	vcpus, memoryMB                                []uint32
+	interval, cpuSum                               []uint64
+	cpuMax                                         []uint32
+	memSum                                         []uint64
+	memMax                                         []uint32
+	coreSeconds                                    []uint64
+	cpuHist, memHist                               [][]uint64
+	sent, delivered, bounced, deferred, complained []uint64
+	reports                                        []uint64
+	eventID                                        []string
+	eventTime                                      []time.Time
+	resourceKind, action                           []string
+	shared                                         []uint8
+	lane                                           []string
+	partition                                      []uint16
+	streamSeq                                      []uint64
+	asOf                                           []time.Time
+	events                                         []uint64
+	flushedAt                                      []time.Time
+}
+
+// row is one rollup_in row; unset fields are zero (times: the epoch).
+type row struct {
+	kind                                     string
+	windowStart                              time.Time
+	tenant, resource, provider, region, plan string
+	ip, pool                                 string
+	vps                                      *aggregates.VPSPartial
+	email                                    *aggregates.EmailPartial
+	inv                                      *aggregates.InventoryRecord
+	pos                                      *aggregates.Position
+	flushedAt                                time.Time
+}
+
+func orEpoch(t time.Time) time.Time {
+	if t.IsZero() {
+		return epoch
+	}
+	return t.UTC()
+}
+
+func (c *rollupColumns) add(r row) {
+	c.kind = append(c.kind, r.kind)
+	c.windowStart = append(c.windowStart, orEpoch(r.windowStart))
+	c.tenant = append(c.tenant, r.tenant)
+	c.resource = append(c.resource, r.resource)
+	c.provider = append(c.provider, r.provider)
+	c.region = append(c.region, r.region)
+	c.plan = append(c.plan, r.plan)
+	c.ip = append(c.ip, r.ip)
+	c.pool = append(c.pool, r.pool)
+	v := r.vps
+	if v == nil {
+		v = &aggregates.VPSPartial{}
+	}
+	c.samples = append(c.samples, v.Samples)
+	c.vcpus = append(c.vcpus, v.VCPUs)
+	c.memoryMB = append(c.memoryMB, v.MemoryMB)
+	c.interval = append(c.interval, v.IntervalSeconds)
+	c.cpuSum = append(c.cpuSum, v.CPUSum)
+	c.cpuMax = append(c.cpuMax, v.CPUMax)
+	c.memSum = append(c.memSum, v.MemSum)
+	c.memMax = append(c.memMax, v.MemMax)
+	c.coreSeconds = append(c.coreSeconds, v.CPUCoreSeconds)
+	c.cpuHist = append(c.cpuHist, aggregates.TrimHist(v.CPUHist[:]))
+	c.memHist = append(c.memHist, aggregates.TrimHist(v.MemHist[:]))
+	e := r.email
+	if e == nil {
+		e = &aggregates.EmailPartial{}
+	}
+	c.sent = append(c.sent, e.Sent)
+	c.delivered = append(c.delivered, e.Delivered)
+	c.bounced = append(c.bounced, e.Bounced)
+	c.deferred = append(c.deferred, e.Deferred)
+	c.complained = append(c.complained, e.Complained)
+	c.reports = append(c.reports, e.Reports)
+	in := r.inv
+	if in == nil {
+		in = &aggregates.InventoryRecord{}
+	}
+	c.eventID = append(c.eventID, in.EventID)
+	c.eventTime = append(c.eventTime, orEpoch(in.EventTime))
+	c.resourceKind = append(c.resourceKind, string(in.Kind))
+	c.action = append(c.action, string(in.Action))
+	c.shared = append(c.shared, boolByte(in.Shared))
+	p := r.pos
+	if p == nil {
+		p = &aggregates.Position{}
+	}
+	c.lane = append(c.lane, string(p.Lane))
+	c.partition = append(c.partition, p.Partition)
+	c.streamSeq = append(c.streamSeq, p.StreamSeq)
+	c.asOf = append(c.asOf, orEpoch(p.AsOf))
+	c.events = append(c.events, p.Events)
+	c.flushedAt = append(c.flushedAt, orEpoch(r.flushedAt))
+}
+
+func (c *rollupColumns) columns() []any {
+	return []any{c.kind, c.windowStart, c.tenant, c.resource, c.provider, c.region, c.plan, c.ip, c.pool,
+		c.samples, c.vcpus, c.memoryMB, c.interval, c.cpuSum, c.cpuMax, c.memSum, c.memMax, c.coreSeconds, c.cpuHist, c.memHist,
+		c.sent, c.delivered, c.bounced, c.deferred, c.complained, c.reports,
+		c.eventID, c.eventTime, c.resourceKind, c.action, c.shared,
+		c.lane, c.partition, c.streamSeq, c.asOf, c.events, c.flushedAt}
+}
+
 // WriteBatch writes b as ONE insert block into rollup_in: the partial aggregates and the positions
 // they complete are committed together or not at all. Materialized views spread the block over the
-// roll-up and progress tables.
+// roll-up and progress tables (the progress view last).
 func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	if b.Empty() && len(b.Positions) == 0 {
 		return nil
+	}
+	var c rollupColumns
+	flushed := b.FlushedAt
+	for k, p := range b.VPS {
+		c.add(row{kind: "vps", windowStart: k.WindowStart, tenant: k.TenantID, resource: k.ResourceID,
+			provider: k.Provider, region: k.Region, plan: k.Plan, vps: p, flushedAt: flushed})
+	}
+	for k, p := range b.Email {
+		c.add(row{kind: "email", windowStart: k.WindowStart, tenant: k.TenantID, provider: k.Provider,
+			ip: k.IP, pool: k.Pool, email: p, flushedAt: flushed})
+	}
+	for i := range b.Inventory {
+		r := &b.Inventory[i]
+		c.add(row{kind: "inventory", tenant: r.TenantID, resource: r.ResourceID, provider: r.Provider,
+			region: r.Region, plan: r.Plan, inv: r, flushedAt: flushed})
+	}
+	for i := range b.Positions {
+		c.add(row{kind: "progress", pos: &b.Positions[i], flushedAt: flushed})
 	}
 	ctx = ch.Context(ctx, ch.WithQueryID(s.flushQueryID()))
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".rollup_in ("+insertColumns+")")
@@ -34,47 +165,9 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
 	defer func() { _ = batch.Abort() }()
-	var none []uint64
-	flushed := b.FlushedAt.UTC()
-	for k, p := range b.VPS {
-		err := batch.Append("vps", k.WindowStart.UTC(), k.TenantID, k.ResourceID, k.Provider, k.Region, k.Plan, "", "",
-			p.Samples, p.VCPUs, p.MemoryMB, p.IntervalSeconds, p.CPUSum, p.CPUMax, p.MemSum, p.MemMax, p.CPUCoreSeconds,
-			aggregates.TrimHist(p.CPUHist[:]), aggregates.TrimHist(p.MemHist[:]),
-			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
-			"", epoch, "", "", uint8(0),
-			"", uint16(0), uint64(0), epoch, uint64(0), flushed)
-		if err != nil {
-			return fmt.Errorf("append vps row: %w", err)
-		}
-	}
-	for k, p := range b.Email {
-		err := batch.Append("email", k.WindowStart.UTC(), k.TenantID, "", k.Provider, "", "", k.IP, k.Pool,
-			uint64(0), uint32(0), uint32(0), uint64(0), uint64(0), uint32(0), uint64(0), uint32(0), uint64(0), none, none,
-			p.Sent, p.Delivered, p.Bounced, p.Deferred, p.Complained, p.Reports,
-			"", epoch, "", "", uint8(0),
-			"", uint16(0), uint64(0), epoch, uint64(0), flushed)
-		if err != nil {
-			return fmt.Errorf("append email row: %w", err)
-		}
-	}
-	for _, r := range b.Inventory {
-		err := batch.Append("inventory", epoch, r.TenantID, r.ResourceID, r.Provider, r.Region, r.Plan, "", "",
-			uint64(0), uint32(0), uint32(0), uint64(0), uint64(0), uint32(0), uint64(0), uint32(0), uint64(0), none, none,
-			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
-			r.EventID, r.EventTime.UTC(), string(r.Kind), string(r.Action), boolByte(r.Shared),
-			"", uint16(0), uint64(0), epoch, uint64(0), flushed)
-		if err != nil {
-			return fmt.Errorf("append inventory row: %w", err)
-		}
-	}
-	for _, p := range b.Positions {
-		err := batch.Append("progress", epoch, "", "", "", "", "", "", "",
-			uint64(0), uint32(0), uint32(0), uint64(0), uint64(0), uint32(0), uint64(0), uint32(0), uint64(0), none, none,
-			uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0),
-			"", epoch, "", "", uint8(0),
-			string(p.Lane), p.Partition, p.StreamSeq, p.AsOf.UTC(), p.Events, flushed)
-		if err != nil {
-			return fmt.Errorf("append progress row: %w", err)
+	for i, col := range c.columns() {
+		if err := batch.Column(i).Append(col); err != nil {
+			return fmt.Errorf("append column %d: %w", i, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
