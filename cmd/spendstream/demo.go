@@ -181,16 +181,21 @@ func sendChunks(ctx context.Context, send sink, items []generate.Item) error {
 	return nil
 }
 
-func demoGenOptions(seed int64, tenants int, faults float64) generate.Options {
+// demoGenOptions are the generator options of the demo and of `spendstream generate`
+// (vpsPerTenant 0: the default).
+func demoGenOptions(seed int64, tenants, vpsPerTenant int, faults float64) generate.Options {
 	o := generate.DefaultOptions()
 	o.Seed, o.Tenants = seed, tenants
+	if vpsPerTenant > 0 {
+		o.VPSPerTenant = vpsPerTenant
+	}
 	o.DuplicateRate, o.OutOfOrderRate, o.LateRate, o.MalformedRate = faults, faults, faults/2, faults/2
 	return o
 }
 
 func runDemo(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) error {
 	pub := streams.NewPublisher(js)
-	o := demoOptions{gen: demoGenOptions(cfg.DemoSeed, cfg.DemoTenants, cfg.DemoFaultRate),
+	o := demoOptions{gen: demoGenOptions(cfg.DemoSeed, cfg.DemoTenants, 0, cfg.DemoFaultRate),
 		backfill: cfg.DemoBackfill, live: true, tick: 10 * time.Second}
 	// History is published once per data dir: event ids repeat across runs, and the stream's
 	// duplicate window is minutes, so a second publication would count the history twice.
@@ -223,8 +228,7 @@ func cmdGenerate(ctx context.Context, args []string, getenv func(string) string)
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	o := demoOptions{gen: demoGenOptions(*seed, *tenants, *faults), backfill: *backfill, live: *live, tick: 10 * time.Second}
-	o.gen.VPSPerTenant = *vps
+	o := demoOptions{gen: demoGenOptions(*seed, *tenants, *vps, *faults), backfill: *backfill, live: *live, tick: 10 * time.Second}
 	var send sink
 	switch {
 	case *httpURL != "" && *natsURL == "":

@@ -291,3 +291,53 @@ func readDeadLetters(t *testing.T, js jetstream.JetStream) map[string]int {
 	}
 	return out
 }
+
+// TestGenerateCommand runs `spendstream generate` against a running spendstream over HTTP and
+// checks that what it published is rolled up.
+func TestGenerateCommand(t *testing.T) {
+	chAddr := clickhouseAddr(t)
+	db := testDatabase(t, chAddr, "gen")
+	emb := startNATS(t)
+	httpAddr := freePort(t)
+	base := "http://" + httpAddr
+	none := func(string) string { return "" }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr, "--clickhouse-addr", chAddr,
+			"--clickhouse-database", db, "--flush-interval", "200ms", "--log-level", "warn"}, none)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	waitReady(t, base, 60*time.Second)
+
+	require.NoError(t, run(context.Background(), []string{"generate", "--http-url", base, "--tenants", "2",
+		"--vps-per-tenant", "2", "--backfill", "2h", "--live=false", "--fault-rate", "0"}, none))
+	sentAt := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	waitAggregated(t, base, sentAt, 60*time.Second)
+
+	want := newTruth()
+	g := generate.New(demoGenOptions(42, 2, 2, 0))
+	now := time.Now().UTC()
+	start := now.Add(-2 * time.Hour).Truncate(time.Hour)
+	want.add(g.Window(start, now.Add(-time.Minute)), map[string]bool{}, true)
+
+	q := url.Values{"from": {start.Add(-time.Hour).Format(time.RFC3339)}, "to": {now.Add(time.Hour).Format(time.RFC3339)},
+		"step": {"1h"}, "group_by": {"tenant_id"}}
+	var vps envelope[[]vpsRowJSON]
+	require.Equal(t, http.StatusOK, getJSON(t, base+"/v1/rollups/vps-utilization?"+q.Encode(), &vps))
+	var samples uint64
+	for _, r := range vps.Data {
+		samples += r.Samples
+	}
+	var wantAtLeast uint64
+	for _, v := range want.vps {
+		wantAtLeast += uint64(len(v.cpu))
+	}
+	// The command ran a moment before this test's truth window ended; it holds at least that much.
+	require.GreaterOrEqual(t, samples, wantAtLeast)
+	require.Positive(t, wantAtLeast)
+}
