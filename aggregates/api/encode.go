@@ -47,63 +47,55 @@ func newEnvelope(data any, f freshness, now time.Time) envelope {
 // Rows encode as JSON objects with a fixed key order: window_start, the grouped dimensions in
 // GroupBy order, then the measures. Only grouped dimensions appear (with their value, even empty).
 
-type emailRows struct {
-	rows []aggregates.EmailRow
-	dims []aggregates.Dimension
+// rowsJSON encodes rows with appendRow, one JSON object each, without reflection.
+type rowsJSON[R any] struct {
+	rows      []R
+	dims      []aggregates.Dimension
+	sizeHint  int
+	appendRow func(b []byte, r *R, dims []aggregates.Dimension) []byte
 }
 
-func encodeEmailRows(rows []aggregates.EmailRow, dims []aggregates.Dimension) emailRows {
-	return emailRows{rows: rows, dims: dims}
-}
-
-func (e emailRows) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 64+len(e.rows)*(160+24*len(e.dims)))
+func (e rowsJSON[R]) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 64+len(e.rows)*(e.sizeHint+24*len(e.dims)))
 	b = append(b, '[')
 	for i := range e.rows {
-		r := &e.rows[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendRowStart(b, r.WindowStart, e.dims, r.Dim)
-		b = appendUint(b, "sent", r.Sent)
-		b = appendUint(b, "delivered", r.Delivered)
-		b = appendUint(b, "bounced", r.Bounced)
-		b = appendUint(b, "deferred", r.Deferred)
-		b = appendUint(b, "complained", r.Complained)
-		b = appendUint(b, "reports", r.Reports)
-		b = append(b, '}')
+		b = e.appendRow(b, &e.rows[i], e.dims)
 	}
 	return append(b, ']'), nil
 }
 
-type vpsRows struct {
-	rows []aggregates.VPSRow
-	dims []aggregates.Dimension
+func encodeEmailRows(rows []aggregates.EmailRow, dims []aggregates.Dimension) rowsJSON[aggregates.EmailRow] {
+	return rowsJSON[aggregates.EmailRow]{rows: rows, dims: dims, sizeHint: 160, appendRow: appendEmailRow}
 }
 
-func encodeVPSRows(rows []aggregates.VPSRow, dims []aggregates.Dimension) vpsRows {
-	return vpsRows{rows: rows, dims: dims}
+func appendEmailRow(b []byte, r *aggregates.EmailRow, dims []aggregates.Dimension) []byte {
+	b = appendRowStart(b, r.WindowStart, dims, r.Dim)
+	b = appendUint(b, "sent", r.Sent)
+	b = appendUint(b, "delivered", r.Delivered)
+	b = appendUint(b, "bounced", r.Bounced)
+	b = appendUint(b, "deferred", r.Deferred)
+	b = appendUint(b, "complained", r.Complained)
+	b = appendUint(b, "reports", r.Reports)
+	return append(b, '}')
 }
 
-func (e vpsRows) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 64+len(e.rows)*(240+24*len(e.dims)))
-	b = append(b, '[')
-	for i := range e.rows {
-		r := &e.rows[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendRowStart(b, r.WindowStart, e.dims, r.Dim)
-		b = appendUint(b, "samples", r.Samples)
-		b = appendFloat(b, "cpu_avg", r.CPUAvg)
-		b = appendFloat(b, "cpu_max", r.CPUMax)
-		b = appendFloat(b, "cpu_p95", r.CPUP95)
-		b = appendFloat(b, "mem_avg", r.MemAvg)
-		b = appendFloat(b, "mem_max", r.MemMax)
-		b = appendFloat(b, "mem_p95", r.MemP95)
-		b = append(b, '}')
-	}
-	return append(b, ']'), nil
+func encodeVPSRows(rows []aggregates.VPSRow, dims []aggregates.Dimension) rowsJSON[aggregates.VPSRow] {
+	return rowsJSON[aggregates.VPSRow]{rows: rows, dims: dims, sizeHint: 240, appendRow: appendVPSRow}
+}
+
+func appendVPSRow(b []byte, r *aggregates.VPSRow, dims []aggregates.Dimension) []byte {
+	b = appendRowStart(b, r.WindowStart, dims, r.Dim)
+	b = appendUint(b, "samples", r.Samples)
+	b = appendFloat(b, "cpu_avg", r.CPUAvg)
+	b = appendFloat(b, "cpu_max", r.CPUMax)
+	b = appendFloat(b, "cpu_p95", r.CPUP95)
+	b = appendFloat(b, "mem_avg", r.MemAvg)
+	b = appendFloat(b, "mem_max", r.MemMax)
+	b = appendFloat(b, "mem_p95", r.MemP95)
+	return append(b, '}')
 }
 
 func appendRowStart(b []byte, start time.Time, dims []aggregates.Dimension, dim func(aggregates.Dimension) string) []byte {

@@ -182,16 +182,10 @@ func (s *Store) LaneProgress(ctx context.Context, scope aggregates.Scope) ([]agg
 	if err != nil {
 		return nil, err
 	}
-	out := make([]aggregates.Progress, 0, len(all))
-	for _, p := range all {
-		r := aggregates.Progress{
-			Position:  aggregates.Position{Lane: p.Lane, Partition: p.Partition, AsOf: p.AsOf.UTC()},
-			FlushedAt: p.FlushedAt.UTC(),
+	if !scope.All {
+		for i := range all {
+			all[i].StreamSeq, all[i].Events = 0, 0
 		}
-		if scope.All {
-			r.StreamSeq, r.Events = p.StreamSeq, p.Events
-		}
-		out = append(out, r)
 	}
-	return out, nil
+	return all, nil
 }

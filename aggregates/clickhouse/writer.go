@@ -236,16 +236,6 @@ func boolByte(b bool) uint8 {
 	return 0
 }
 
-// Progress is the committed progress of one lane partition.
-type Progress struct {
-	Lane      events.Lane
-	Partition uint16
-	StreamSeq uint64
-	AsOf      time.Time
-	Events    uint64
-	FlushedAt time.Time
-}
-
 // Positions returns the committed position of every partition of lane that has ever flushed.
 func (s *Store) Positions(ctx context.Context, lane events.Lane) (map[uint16]aggregates.Position, error) {
 	all, err := s.Progress(ctx)
@@ -255,28 +245,28 @@ func (s *Store) Positions(ctx context.Context, lane events.Lane) (map[uint16]agg
 	out := map[uint16]aggregates.Position{}
 	for _, p := range all {
 		if p.Lane == lane {
-			out[p.Partition] = aggregates.Position{Lane: p.Lane, Partition: p.Partition, StreamSeq: p.StreamSeq, AsOf: p.AsOf, Events: p.Events}
+			out[p.Partition] = p.Position
 		}
 	}
 	return out, nil
 }
 
-// Progress returns the committed progress of every lane partition.
-func (s *Store) Progress(ctx context.Context) ([]Progress, error) {
+// Progress returns the committed progress of every lane partition that has ever flushed.
+func (s *Store) Progress(ctx context.Context) ([]aggregates.Progress, error) {
 	rows, err := s.conn.Query(ctx, `SELECT lane, partition, maxMerge(stream_seq), maxMerge(as_of), sumMerge(events), maxMerge(flushed_at)
  FROM `+s.db+`.consumer_progress GROUP BY lane, partition ORDER BY lane, partition`)
 	if err != nil {
 		return nil, fmt.Errorf("query progress: %w", err)
 	}
 	defer rows.Close()
-	var out []Progress
+	var out []aggregates.Progress
 	for rows.Next() {
-		var p Progress
+		var p aggregates.Progress
 		var lane string
 		if err := rows.Scan(&lane, &p.Partition, &p.StreamSeq, &p.AsOf, &p.Events, &p.FlushedAt); err != nil {
 			return nil, fmt.Errorf("scan progress: %w", err)
 		}
-		p.Lane = events.Lane(lane)
+		p.Lane, p.AsOf, p.FlushedAt = events.Lane(lane), p.AsOf.UTC(), p.FlushedAt.UTC()
 		out = append(out, p)
 	}
 	return out, rows.Err()
