@@ -164,9 +164,6 @@ func Provision(ctx context.Context, js jetstream.JetStream, c Config) error {
 func ResetConsumer(ctx context.Context, js jetstream.JetStream, c Config, l events.Lane, partition int, committed uint64) (jetstream.Consumer, error) {
 	name := ConsumerName(l, partition)
 	stream := StreamName(l)
-	if err := js.DeleteConsumer(ctx, stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("delete consumer %s: %w", name, err)
-	}
 	cc := jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   fmt.Sprintf("spendstream roll-up, %s lane partition %d", l, partition),
@@ -181,11 +178,27 @@ func ResetConsumer(ctx context.Context, js jetstream.JetStream, c Config, l even
 		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cc.OptStartSeq = committed + 1
 	}
-	cons, err := js.CreateConsumer(ctx, stream, cc)
-	if err != nil {
-		return nil, fmt.Errorf("create consumer %s: %w", name, err)
+	// The server removes a deleted consumer's files asynchronously; creating one of the same name
+	// right after can fail while it does (seen: "rename .../o.dat.tmp: no such file or directory").
+	// Delete and create again after a pause.
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		if err = js.DeleteConsumer(ctx, stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			err = fmt.Errorf("delete consumer %s: %w", name, err)
+		} else {
+			var cons jetstream.Consumer
+			if cons, err = js.CreateConsumer(ctx, stream, cc); err == nil {
+				return cons, nil
+			}
+			err = fmt.Errorf("create consumer %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
 	}
-	return cons, nil
+	return nil, err
 }
 
 // DeadLetterSubject is where a rejected event of a lane goes.
