@@ -113,6 +113,7 @@ type demoOptions struct {
 	backfill      time.Duration
 	live          bool
 	tick          time.Duration
+	rate          float64 // events/s cap on publishing (0: as fast as the sink takes them)
 }
 
 // demoLoop publishes the fleet's inventory and history through the backfill lane, then live events
@@ -181,6 +182,39 @@ func sendChunks(ctx context.Context, send sink, items []generate.Item) error {
 	return nil
 }
 
+// paced caps a sink at rate events per second (0: no cap).
+func paced(send sink, rate float64) sink {
+	if rate <= 0 {
+		return send
+	}
+	start := time.Now()
+	var sent float64
+	return func(ctx context.Context, items []generate.Item) error {
+		sent += float64(len(items))
+		if wait := time.Until(start.Add(time.Duration(sent / rate * float64(time.Second)))); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		return send(ctx, items)
+	}
+}
+
+// liveRateOptions shortens the sample interval so that the live fleet emits about rate events per
+// second (the fleet's size otherwise sets it: one sample per VPS per SampleEvery).
+func liveRateOptions(o generate.Options, rate float64) generate.Options {
+	if rate <= 0 {
+		return o
+	}
+	f := generate.New(o).Fleet()
+	perSecond := float64(len(f.VPS)) // samples/s at a 1 s interval
+	every := time.Duration(perSecond / rate * float64(time.Second)).Truncate(time.Second)
+	o.SampleEvery = max(every, time.Second)
+	return o
+}
+
 // demoGenOptions are the generator options of the demo and of `spendstream generate`
 // (vpsPerTenant 0: the default).
 func demoGenOptions(seed int64, tenants, vpsPerTenant int, faults float64) generate.Options {
@@ -224,11 +258,13 @@ func cmdGenerate(ctx context.Context, args []string, getenv func(string) string)
 	backfill := fs.Duration("backfill", 24*time.Hour, "history to publish through the backfill lane first")
 	live := fs.Bool("live", true, "keep publishing live events as time passes")
 	faults := fs.Float64("fault-rate", 0.002, "share of events that are duplicates, out of order, late or malformed")
+	rate := fs.Float64("rate", 0, "events per second: caps publishing, and sets the live sample interval to reach it (0: fleet real time, publish unthrottled)")
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	o := demoOptions{gen: demoGenOptions(*seed, *tenants, *vps, *faults), backfill: *backfill, live: *live, tick: 10 * time.Second}
+	gen := liveRateOptions(demoGenOptions(*seed, *tenants, *vps, *faults), *rate)
+	o := demoOptions{gen: gen, backfill: *backfill, live: *live, tick: time.Second, rate: *rate}
 	var send sink
 	switch {
 	case *httpURL != "" && *natsURL == "":
@@ -247,5 +283,5 @@ func cmdGenerate(ctx context.Context, args []string, getenv func(string) string)
 	default:
 		return errors.New("give exactly one of --http-url or --nats-url")
 	}
-	return demoLoop(ctx, o, send, log)
+	return demoLoop(ctx, o, paced(send, o.rate), log)
 }
