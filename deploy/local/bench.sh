@@ -21,8 +21,9 @@ export SPENDSTREAM_BENCH_BIN=$PWD/bin/spendstream
 export SPENDSTREAM_BENCH_NATS=$PWD/bin/nats-server
 export SPENDSTREAM_BENCH_EVENTS=${SPENDSTREAM_BENCH_EVENTS:-300000}
 
-echo "== micro-benchmarks (decode, window assignment, merge)"
+echo "== micro-benchmarks (decode, window assignment, merge, the consumer handler without I/O)"
 go test -run XXX -bench 'BenchmarkDecode|BenchmarkAssign|BenchmarkMerge' -benchtime 200000x \
   ./schemas/events/ ./aggregates/ ./aggregates/window/ | grep -E '^(Benchmark|ok)'
+go test -run XXX -bench BenchmarkHandleBatch -benchtime 600x ./consumers/ | grep -E '^(Benchmark|ok)'
 echo "== end-to-end pipeline ($SPENDSTREAM_BENCH_EVENTS events)"
 go test -run XXX -bench BenchmarkPipeline -benchtime 1x -timeout 40m ./cmd/spendstream/
