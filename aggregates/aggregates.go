@@ -58,8 +58,8 @@ type VPSPartial struct {
 	MemSum          uint64
 	MemMax          uint32
 	CPUCoreSeconds  uint64 // millionths of a core-second: cpu_util × vcpus × interval
-	CPUHist         [HistBuckets]uint64
-	MemHist         [HistBuckets]uint64
+	CPUHist         Hist
+	MemHist         Hist
 }
 
 // Add folds one sample into p.
@@ -245,12 +245,20 @@ func Percentile(hist []uint64, q float64) float64 {
 	return 1
 }
 
-// TrimHist returns hist without its trailing zero buckets (ClickHouse sums arrays element-wise, so
-// shorter arrays merge correctly and cost less to send).
-func TrimHist(hist []uint64) []uint64 {
-	n := len(hist)
-	for n > 0 && hist[n-1] == 0 {
+// Hist is a utilization histogram of one partial. Counts are 32-bit (a partial covers one batch of
+// one window and key), which halves the memory a batch holds per key; stored sums are 64-bit.
+type Hist [HistBuckets]uint32
+
+// Uint64s returns the histogram without its trailing zero buckets, widened for storage. ClickHouse
+// sums arrays element-wise, so shorter arrays merge correctly and cost less to send.
+func (h *Hist) Uint64s() []uint64 {
+	n := len(h)
+	for n > 0 && h[n-1] == 0 {
 		n--
 	}
-	return hist[:n]
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(h[i])
+	}
+	return out
 }

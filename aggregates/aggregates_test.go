@@ -87,9 +87,9 @@ func TestVPSPartialMergeIsAssociative(t *testing.T) {
 	require.Equal(t, uint64(100000+950000+33000+1000000+0), whole.CPUSum)
 	require.Equal(t, uint32(1000000), whole.CPUMax)
 	require.Equal(t, uint64(100000*2*60+950000*2*60+33000*4*60+1000000*2*60), whole.CPUCoreSeconds)
-	require.Equal(t, uint64(1), whole.CPUHist[10])
-	require.Equal(t, uint64(1), whole.CPUHist[95])
-	require.Equal(t, uint64(1), whole.CPUHist[99])
+	require.Equal(t, uint32(1), whole.CPUHist[10])
+	require.Equal(t, uint32(1), whole.CPUHist[95])
+	require.Equal(t, uint32(1), whole.CPUHist[99])
 }
 
 func TestBatchAddEventAssignsEventTimeWindows(t *testing.T) {
@@ -118,10 +118,13 @@ func TestBatchAddEventAssignsEventTimeWindows(t *testing.T) {
 	require.Equal(t, 4, b.Rows())
 }
 
-func TestTrimHist(t *testing.T) {
-	require.Equal(t, []uint64{0, 3}, TrimHist([]uint64{0, 3, 0, 0}))
-	require.Empty(t, TrimHist([]uint64{0, 0}))
+func TestHistUint64s(t *testing.T) {
+	var h Hist
+	require.Empty(t, h.Uint64s())
+	h[1], h[3] = 3, 1<<31
+	require.Equal(t, []uint64{0, 3, 0, 1 << 31}, h.Uint64s())
 }
+
 
 func BenchmarkMerge(b *testing.B) {
 	s := sample(0.42, 0.6, 4)

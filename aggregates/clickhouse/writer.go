@@ -93,8 +93,8 @@ func (c *rollupColumns) add(r row) {
 	c.memSum = append(c.memSum, v.MemSum)
 	c.memMax = append(c.memMax, v.MemMax)
 	c.coreSeconds = append(c.coreSeconds, v.CPUCoreSeconds)
-	c.cpuHist = append(c.cpuHist, aggregates.TrimHist(v.CPUHist[:]))
-	c.memHist = append(c.memHist, aggregates.TrimHist(v.MemHist[:]))
+	c.cpuHist = append(c.cpuHist, v.CPUHist.Uint64s())
+	c.memHist = append(c.memHist, v.MemHist.Uint64s())
 	e := r.email
 	if e == nil {
 		e = &aggregates.EmailPartial{}

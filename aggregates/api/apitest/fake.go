@@ -206,7 +206,7 @@ func (s *Store) VPSUtilization(_ context.Context, scope aggregates.Scope, q aggr
 	for _, g := range groups {
 		p := &g.sum
 		g.row.SetTotals(aggregates.VPSTotals{Samples: p.Samples, CPUSum: p.CPUSum, CPUMax: p.CPUMax,
-			MemSum: p.MemSum, MemMax: p.MemMax, CPUHist: p.CPUHist[:], MemHist: p.MemHist[:]})
+			MemSum: p.MemSum, MemMax: p.MemMax, CPUHist: p.CPUHist.Uint64s(), MemHist: p.MemHist.Uint64s()})
 		out = append(out, g.row)
 	}
 	slices.SortFunc(out, func(a, b aggregates.VPSRow) int {
