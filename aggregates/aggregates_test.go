@@ -125,7 +125,6 @@ func TestHistUint64s(t *testing.T) {
 	require.Equal(t, []uint64{0, 3, 0, 1 << 31}, h.Uint64s())
 }
 
-
 func BenchmarkMerge(b *testing.B) {
 	s := sample(0.42, 0.6, 4)
 	var p, q VPSPartial
