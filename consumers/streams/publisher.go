@@ -89,7 +89,11 @@ func (p *Publisher) publish(ctx context.Context, msgs []Outgoing, res []Result) 
 		case ack := <-f.Ok():
 			res[i] = Result{Seq: ack.Sequence, Duplicate: ack.Duplicate}
 		case err := <-f.Err():
-			res[i].Err = fmt.Errorf("publish: %w", err)
+			if errors.Is(err, jetstream.ErrAsyncPublishTimeout) {
+				res[i].Err = fmt.Errorf("%w: %w", ErrNotAcked, err)
+			} else {
+				res[i].Err = fmt.Errorf("publish: %w", err)
+			}
 		case <-ctx.Done():
 			res[i].Err = fmt.Errorf("%w: %w", ErrNotAcked, ctx.Err())
 		}
