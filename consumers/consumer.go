@@ -80,8 +80,8 @@ func (c Config) Owned() []int {
 	return out
 }
 
-// Connect opens a NATS connection; each subscriber gets its own, because closing a Watermill
-// subscriber drains its connection.
+// Connect opens a NATS connection: one for administration and dead letters, one per owned
+// partition for its pulls.
 type Connect func(name string) (*nats.Conn, error)
 
 // Consumer runs the roll-up consumers of this instance.
@@ -157,9 +157,23 @@ func (c *Consumer) runOnce(parent context.Context) error {
 			MaxBufferedEvents: c.cfg.MaxBufferedEvents}, c.store, committed, c.cfg.Owned(), c.metrics, c.log)
 		batchers[lane] = b
 		for _, p := range c.cfg.Owned() {
-			cons, err := streams.ResetConsumer(ctx, js, c.cfg.Streams, lane, p, committed[uint16(p)].StreamSeq)
+			if _, err := streams.ResetConsumer(ctx, js, c.cfg.Streams, lane, p, committed[uint16(p)].StreamSeq); err != nil {
+				return err
+			}
+			// Each partition pulls over its own connection, so message parsing (one read loop
+			// per connection) spreads over the cores.
+			nc, err := c.connect(fmt.Sprintf("spendstream-%s", streams.ConsumerName(lane, p)))
+			if err != nil {
+				return fmt.Errorf("connect nats: %w", err)
+			}
+			defer nc.Close()
+			pjs, err := jetstream.New(nc)
 			if err != nil {
 				return err
+			}
+			cons, err := pjs.Consumer(ctx, streams.StreamName(lane), streams.ConsumerName(lane, p))
+			if err != nil {
+				return fmt.Errorf("bind consumer %s: %w", streams.ConsumerName(lane, p), err)
 			}
 			parts = append(parts, lanePart{lane: lane, partition: p, consumer: cons})
 			c.addHandler(router, js, b, lane, p, cons, cancel)
