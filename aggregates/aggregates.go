@@ -180,10 +180,11 @@ func (b *Batch) Rows() int { return len(b.VPS) + len(b.Email) + len(b.Inventory)
 
 // AddEvent folds a validated event into the batch, assigning its window by event time.
 func (b *Batch) AddEvent(ev *events.Event) {
+	w, _ := WindowOf(ev)
 	switch ev.Type {
 	case events.TypeVPSSample:
 		s := ev.VPS
-		k := VPSKey{WindowStart: window.AssignInterval(ev.Time, VPSStep), TenantID: ev.TenantID,
+		k := VPSKey{WindowStart: w, TenantID: ev.TenantID,
 			ResourceID: s.ResourceID, Provider: s.Provider, Region: s.Region, Plan: s.Plan}
 		p := b.VPS[k]
 		if p == nil {
@@ -193,7 +194,7 @@ func (b *Batch) AddEvent(ev *events.Event) {
 		p.Add(s)
 	case events.TypeEmailVolume:
 		v := ev.Email
-		k := EmailKey{WindowStart: window.AssignInterval(ev.Time, EmailStep), TenantID: ev.TenantID,
+		k := EmailKey{WindowStart: w, TenantID: ev.TenantID,
 			IP: v.IP, Pool: v.Pool, Provider: v.Provider}
 		p := b.Email[k]
 		if p == nil {

@@ -139,13 +139,6 @@ func (b *Batcher) Seen(p uint16) uint64 {
 	return 0
 }
 
-// Add folds one accepted event at stream sequence seq into the current batch; it reports false for
-// a redelivery (seq already handled).
-func (b *Batcher) Add(ctx context.Context, p uint16, seq uint64, stored time.Time, ev *events.Event) (bool, error) {
-	fresh := seq > b.Seen(p)
-	return fresh, b.AddBatch(ctx, p, []Entry{{Seq: seq, Stored: stored, Counted: true, Event: *ev}})
-}
-
 // Entry is one handled stream message: an event to count, or (Counted false) a message that was
 // dead-lettered and only advances the position.
 type Entry struct {
@@ -198,13 +191,6 @@ func (b *Batcher) Kick() {
 	case b.kick <- struct{}{}:
 	default:
 	}
-}
-
-// Skip records that the message at seq was handled without data (dead-lettered); it reports false
-// for a redelivery.
-func (b *Batcher) Skip(p uint16, seq uint64, stored time.Time) (bool, error) {
-	fresh := seq > b.Seen(p)
-	return fresh, b.AddBatch(context.Background(), p, []Entry{{Seq: seq, Stored: stored}})
 }
 
 func (b *Batcher) advance(p uint16, seq uint64, stored time.Time) (*partition, error) {
@@ -317,15 +303,18 @@ func (b *Batcher) Flush(ctx context.Context) error {
 
 func (b *Batcher) write(ctx context.Context, snap *aggregates.Batch, count int) error {
 	lane := string(b.cfg.Lane)
+	done := func(start time.Time) {
+		b.metrics.flushDuration.WithLabelValues(lane).Observe(time.Since(start).Seconds())
+		b.metrics.flushedEvents.WithLabelValues(lane).Add(float64(count))
+		b.metrics.flushedRows.WithLabelValues(lane).Observe(float64(snap.Rows()))
+	}
 	delay := b.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		snap.FlushedAt = start
 		err := b.store.WriteBatch(ctx, snap)
 		if err == nil {
-			b.metrics.flushDuration.WithLabelValues(lane).Observe(time.Since(start).Seconds())
-			b.metrics.flushedEvents.WithLabelValues(lane).Add(float64(count))
-			b.metrics.flushedRows.WithLabelValues(lane).Observe(float64(snap.Rows()))
+			done(start)
 			return nil
 		}
 		b.metrics.insertErrors.WithLabelValues(lane).Inc()
@@ -334,8 +323,7 @@ func (b *Batcher) write(ctx context.Context, snap *aggregates.Batch, count int) 
 		// are written by the same block.
 		if ok, cerr := b.committed(ctx, snap.Positions); cerr == nil && ok {
 			b.log.Warn("insert reported an error but was committed", "lane", lane, "err", err)
-			b.metrics.flushDuration.WithLabelValues(lane).Observe(time.Since(start).Seconds())
-			b.metrics.flushedEvents.WithLabelValues(lane).Add(float64(count))
+			done(start)
 			return nil
 		}
 		b.log.Error("flush failed; retrying", "lane", lane, "attempt", attempt, "rows", snap.Rows(), "retry_in", delay, "err", err)

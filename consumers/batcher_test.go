@@ -68,6 +68,17 @@ func (s *memStore) Positions(context.Context, events.Lane) (map[uint16]aggregate
 
 func (s *memStore) AwaitInflightWrites(context.Context) error { return nil }
 
+// Add and Skip feed one message at a time through AddBatch, reporting false for a redelivery.
+func (b *Batcher) Add(ctx context.Context, p uint16, seq uint64, stored time.Time, ev *events.Event) (bool, error) {
+	fresh := seq > b.Seen(p)
+	return fresh, b.AddBatch(ctx, p, []Entry{{Seq: seq, Stored: stored, Counted: true, Event: *ev}})
+}
+
+func (b *Batcher) Skip(p uint16, seq uint64, stored time.Time) (bool, error) {
+	fresh := seq > b.Seen(p)
+	return fresh, b.AddBatch(context.Background(), p, []Entry{{Seq: seq, Stored: stored}})
+}
+
 func mail(sent uint64) *events.Event {
 	return &events.Event{ID: "x", Type: events.TypeEmailVolume, TenantID: "t1",
 		Time:  time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -114,7 +113,7 @@ func (h *handler) check(payload []byte, subject []byte, stored time.Time) (event
 	if err != nil {
 		return ev, err
 	}
-	if !subjectMatches(subject, h.lane.SubjectPrefix(), ev.Type, ev.TenantID) {
+	if !events.SubjectMatches(subject, h.lane, ev.Type, ev.TenantID) {
 		return ev, &events.RejectError{Reason: ReasonSubjectMismatch, Field: "subject",
 			Detail: fmt.Sprintf("event of type %s for tenant %s published on %s", ev.Type, ev.TenantID, subject)}
 	}
@@ -136,49 +135,6 @@ func (h *handler) check(payload []byte, subject []byte, stored time.Time) (event
 		return ev, &events.RejectError{Reason: reason, Field: "time", Detail: err.Error()}
 	}
 	return ev, nil
-}
-
-// subjectMatches reports whether a stored subject is <prefix>.<type>.<tenant>, optionally followed
-// by the partition token the stream appends, without allocating.
-func subjectMatches(subject []byte, prefix string, typ events.Type, tenant string) bool {
-	rest, ok := cutToken(subject, prefix)
-	if !ok {
-		return false
-	}
-	if rest, ok = cutToken(rest, strings.TrimPrefix(string(typ), "usage.")); !ok {
-		return false
-	}
-	if len(rest) < len(tenant) || string(rest[:len(tenant)]) != tenant {
-		return false
-	}
-	if rest = rest[len(tenant):]; len(rest) == 0 {
-		return true
-	}
-	if rest[0] != '.' || len(rest) == 1 {
-		return false
-	}
-	for _, c := range rest[1:] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// cutToken removes want (which may span several tokens) and the dot after it from the front of s;
-// the last token may end s.
-func cutToken(s []byte, want string) ([]byte, bool) {
-	if len(s) < len(want) || string(s[:len(want)]) != want {
-		return nil, false
-	}
-	s = s[len(want):]
-	if len(s) == 0 {
-		return s, true
-	}
-	if s[0] != '.' {
-		return nil, false
-	}
-	return s[1:], true
 }
 
 // deadLetter publishes the original bytes to deadletter.<lane>.<reason> with reason headers. The

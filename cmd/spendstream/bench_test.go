@@ -365,7 +365,6 @@ func sustainedBroker(b *testing.B, rig *benchRig, msgs []streams.Outgoing) time.
 	var wg sync.WaitGroup
 	var dur time.Duration
 	wg.Add(1)
-	start := time.Now()
 	go func() {
 		defer wg.Done()
 		d := rig.brokerConsume(len(msgs))
@@ -373,7 +372,6 @@ func sustainedBroker(b *testing.B, rig *benchRig, msgs []streams.Outgoing) time.
 	}()
 	rig.publish(msgs)
 	wg.Wait()
-	_ = start
 	return dur
 }
 
@@ -412,11 +410,9 @@ func absDiff(a, b uint64) uint64 {
 
 func rollupRows(b *testing.B, s *clickhouse.Store) int {
 	ctx := context.Background()
-	from := time.Now().Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour)
 	to := time.Now().Add(48 * time.Hour).Truncate(24 * time.Hour)
-	q := aggregates.RollupQuery{From: from, To: to, Step: 5 * time.Minute,
+	q := aggregates.RollupQuery{From: to.Add(-48 * time.Hour), To: to, Step: 5 * time.Minute,
 		GroupBy: []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID, aggregates.DimProvider, aggregates.DimPlan, aggregates.DimRegion}}
-	q.From = q.To.Add(-24 * time.Hour * 2)
 	rows, err := s.VPSUtilization(ctx, aggregates.Scope{All: true}, aggregates.VPSQuery{RollupQuery: q})
 	require.NoError(b, err)
 	return len(rows)

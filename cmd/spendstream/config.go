@@ -133,10 +133,9 @@ func EnvName(flagName string) string {
 
 // finish copies shared settings into sub-configs and validates.
 func (c *Config) finish() error {
-	c.Consumers.Streams = c.Streams
-	c.Consumers.Rules.Limits.MaxFuture = c.Ingest.Limits.MaxFuture
 	c.Streams.BackfillMaxAge = c.Streams.LiveMaxAge
 	c.Consumers.Streams = c.Streams
+	c.Consumers.Rules.Limits.MaxFuture = c.Ingest.Limits.MaxFuture
 	if c.DelayedAfter == 0 {
 		c.DelayedAfter = 2 * time.Minute
 	}

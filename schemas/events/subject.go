@@ -128,3 +128,39 @@ func validTenant[S ~string | ~[]byte](s S) bool {
 	}
 	return true
 }
+
+// SubjectMatches reports, without allocating, whether a stored subject is
+// "<lane prefix>.<type-suffix>.<tenantID>", optionally followed by the partition token the stream
+// appends. Consumers use it to refuse an event published on another type's or tenant's subject.
+func SubjectMatches(subject []byte, lane Lane, typ Type, tenantID string) bool {
+	rest, ok := cutToken(subject, lane.SubjectPrefix())
+	if !ok {
+		return false
+	}
+	if rest, ok = cutToken(rest, typeSuffix(typ)); !ok {
+		return false
+	}
+	if tenantID == "" || len(rest) < len(tenantID) || string(rest[:len(tenantID)]) != tenantID {
+		return false
+	}
+	if rest = rest[len(tenantID):]; len(rest) == 0 {
+		return true
+	}
+	if rest[0] != '.' || len(rest) == 1 {
+		return false
+	}
+	for _, c := range rest[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// cutToken removes want (which may span several tokens) and the dot after it from the front of s.
+func cutToken(s []byte, want string) ([]byte, bool) {
+	if want == "" || len(s) <= len(want) || string(s[:len(want)]) != want || s[len(want)] != '.' {
+		return nil, false
+	}
+	return s[len(want)+1:], true
+}
