@@ -49,6 +49,8 @@ fmt: ## gofmt -w
 .PHONY: fuzz
 fuzz: ## run the fuzzers for 60 s each
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 60s ./schemas/events/
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 60s ./schemas/posthog/
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./aggregates/cost/pricelist/
 
 .PHONY: clean
 clean: ## stop local servers, remove build output and local data

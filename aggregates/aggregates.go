@@ -21,8 +21,9 @@ const HistBuckets = 100
 
 // Steps of the fine roll-ups. Coarser steps are derived from the same partials in ClickHouse.
 const (
-	VPSStep   = window.Step5m
-	EmailStep = window.Step1h
+	VPSStep       = window.Step5m
+	EmailStep     = window.Step1h
+	AnalyticsStep = window.Step1h
 )
 
 // Micro converts a utilization in [0,1] to millionths.
@@ -145,6 +146,25 @@ type InventoryRecord struct {
 	Shared     bool
 }
 
+// AnalyticsKey identifies a PostHog event count partial. The distinct id is part of the key so that
+// ClickHouse can keep a mergeable distinct-users state per window, tenant and event.
+type AnalyticsKey struct {
+	WindowStart time.Time
+	TenantID    string
+	Event       string
+	DistinctID  string
+}
+
+// SegmentRecord is one tenant dimension update (plan or tier), effective from EffectiveFrom.
+type SegmentRecord struct {
+	EffectiveFrom time.Time
+	EventUUID     string
+	TenantID      string
+	Property      string
+	Value         string
+	Source        string
+}
+
 // Position is the progress of one lane partition that a batch completes: every message of the
 // partition up to StreamSeq has had its effect, and every message accepted into the stream at or
 // before AsOf is among them.
@@ -161,22 +181,24 @@ type Batch struct {
 	VPS       map[VPSKey]*VPSPartial
 	Email     map[EmailKey]*EmailPartial
 	Inventory []InventoryRecord
+	Analytics map[AnalyticsKey]uint64 // event counts
+	Segments  []SegmentRecord
 	Positions []Position
 	FlushedAt time.Time
 }
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{VPS: map[VPSKey]*VPSPartial{}, Email: map[EmailKey]*EmailPartial{}}
+	return &Batch{VPS: map[VPSKey]*VPSPartial{}, Email: map[EmailKey]*EmailPartial{}, Analytics: map[AnalyticsKey]uint64{}}
 }
 
 // Empty reports whether the batch carries no data (it may still carry positions).
-func (b *Batch) Empty() bool {
-	return len(b.VPS) == 0 && len(b.Email) == 0 && len(b.Inventory) == 0
-}
+func (b *Batch) Empty() bool { return b.Rows() == 0 }
 
 // Rows is the number of data rows the batch writes.
-func (b *Batch) Rows() int { return len(b.VPS) + len(b.Email) + len(b.Inventory) }
+func (b *Batch) Rows() int {
+	return len(b.VPS) + len(b.Email) + len(b.Inventory) + len(b.Analytics) + len(b.Segments)
+}
 
 // AddEvent folds a validated event into the batch, assigning its window by event time.
 func (b *Batch) AddEvent(ev *events.Event) {
@@ -207,6 +229,13 @@ func (b *Batch) AddEvent(ev *events.Event) {
 		b.Inventory = append(b.Inventory, InventoryRecord{EventTime: ev.Time.UTC(), EventID: ev.ID,
 			TenantID: ev.TenantID, ResourceID: r.ResourceID, Kind: r.Kind, Provider: r.Provider,
 			Region: r.Region, Plan: r.Plan, Action: r.Action, Shared: r.Shared})
+	case events.TypeAnalytics:
+		a := ev.Analytics
+		b.Analytics[AnalyticsKey{WindowStart: w, TenantID: ev.TenantID, Event: a.Event, DistinctID: a.DistinctID}]++
+		for _, s := range a.Segments {
+			b.Segments = append(b.Segments, SegmentRecord{EffectiveFrom: ev.Time.UTC(), EventUUID: ev.ID,
+				TenantID: ev.TenantID, Property: s.Property, Value: s.Value, Source: s.Source})
+		}
 	}
 }
 
@@ -217,6 +246,8 @@ func WindowOf(ev *events.Event) (time.Time, time.Duration) {
 		return window.AssignInterval(ev.Time, VPSStep), VPSStep
 	case events.TypeEmailVolume:
 		return window.AssignInterval(ev.Time, EmailStep), EmailStep
+	case events.TypeAnalytics:
+		return window.Assign(ev.Time, AnalyticsStep), AnalyticsStep
 	}
 	return ev.Time, 0
 }

@@ -135,3 +135,26 @@ func BenchmarkMerge(b *testing.B) {
 		p.Merge(&q)
 	}
 }
+
+func TestBatchAddAnalytics(t *testing.T) {
+	b := NewBatch()
+	at := time.Date(2026, 3, 1, 10, 59, 59, 999_999_999, time.UTC) // the last instant of 10:00-11:00
+	add := func(id, user, event string, t time.Time, segs ...events.SegmentUpdate) {
+		b.AddEvent(&events.Event{ID: id, Type: events.TypeAnalytics, TenantID: "t-1", Time: t,
+			Analytics: &events.Analytics{DistinctID: user, Event: event, Segments: segs}})
+	}
+	add("1", "u1", "$pageview", at)
+	add("2", "u1", "$pageview", time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) // a window's first instant
+	add("3", "u2", "$pageview", at)
+	add("4", "u1", "$pageview", at.Add(time.Nanosecond), events.SegmentUpdate{Property: "plan", Value: "pro", Source: "$set:u1"})
+	w10, w11 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)
+	require.Equal(t, map[AnalyticsKey]uint64{
+		{WindowStart: w10, TenantID: "t-1", Event: "$pageview", DistinctID: "u1"}: 2,
+		{WindowStart: w10, TenantID: "t-1", Event: "$pageview", DistinctID: "u2"}: 1,
+		{WindowStart: w11, TenantID: "t-1", Event: "$pageview", DistinctID: "u1"}: 1,
+	}, b.Analytics)
+	require.Equal(t, []SegmentRecord{{EffectiveFrom: at.Add(time.Nanosecond), EventUUID: "4", TenantID: "t-1",
+		Property: "plan", Value: "pro", Source: "$set:u1"}}, b.Segments)
+	require.Equal(t, 4, b.Rows())
+	require.False(t, b.Empty())
+}

@@ -42,6 +42,7 @@ const (
 	DimRegion     Dimension = "region"
 	DimIP         Dimension = "ip"
 	DimPool       Dimension = "pool"
+	DimEvent      Dimension = "event"
 )
 
 // EmailDimensions are the dimensions of the email-volume roll-ups, in canonical (sort) order.
@@ -50,10 +51,14 @@ var EmailDimensions = []Dimension{DimTenantID, DimIP, DimPool, DimProvider}
 // VPSDimensions are the dimensions of the VPS-utilization roll-ups, in canonical (sort) order.
 var VPSDimensions = []Dimension{DimTenantID, DimResourceID, DimProvider, DimPlan, DimRegion}
 
-// EmailSteps and VPSSteps are the window lengths each roll-up is kept at.
+// EventDimensions are the dimensions of the PostHog event roll-ups, in canonical (sort) order.
+var EventDimensions = []Dimension{DimTenantID, DimEvent}
+
+// EmailSteps, VPSSteps and EventSteps are the window lengths each roll-up is kept at.
 var (
 	EmailSteps = []time.Duration{window.Step1h, window.Step1d}
 	VPSSteps   = []time.Duration{window.Step5m, window.Step1h, window.Step1d}
+	EventSteps = []time.Duration{window.Step1h, window.Step1d}
 )
 
 // RollupQuery is what the two roll-up reads share: windows [From, To) of Step, both aligned to Step;
@@ -63,7 +68,8 @@ type RollupQuery struct {
 	From, To time.Time
 	Step     time.Duration
 	TenantID string
-	Provider string
+	Provider string // email and VPS roll-ups only
+	Event    string // event roll-ups only
 	GroupBy  []Dimension
 	// Limit caps the rows returned (0: no cap). The API asks for one more than it serves to detect
 	// an oversized result.
@@ -76,11 +82,32 @@ type EmailQuery struct{ RollupQuery }
 // VPSQuery asks for VPS utilization.
 type VPSQuery struct{ RollupQuery }
 
+// EventQuery asks for PostHog event counts.
+type EventQuery struct{ RollupQuery }
+
+// Validate checks q against the event roll-ups.
+func (q EventQuery) Validate() error {
+	if q.Provider != "" {
+		return errors.New("event roll-ups have no provider")
+	}
+	return q.validate(EventSteps, EventDimensions)
+}
+
 // Validate checks q against the email roll-ups.
-func (q EmailQuery) Validate() error { return q.validate(EmailSteps, EmailDimensions) }
+func (q EmailQuery) Validate() error {
+	if q.Event != "" {
+		return errors.New("email roll-ups have no event")
+	}
+	return q.validate(EmailSteps, EmailDimensions)
+}
 
 // Validate checks q against the VPS roll-ups.
-func (q VPSQuery) Validate() error { return q.validate(VPSSteps, VPSDimensions) }
+func (q VPSQuery) Validate() error {
+	if q.Event != "" {
+		return errors.New("vps roll-ups have no event")
+	}
+	return q.validate(VPSSteps, VPSDimensions)
+}
 
 func (q RollupQuery) validate(steps []time.Duration, dims []Dimension) error {
 	if !contains(steps, q.Step) {
@@ -238,6 +265,65 @@ func (r *VPSRow) dimRef(d Dimension) *string {
 		return &r.Region
 	}
 	return nil
+}
+
+// EventRow is one window of PostHog event counts. Only the dimensions the query grouped by are set.
+// DistinctUsers counts the distinct distinct_ids over the row's group (ClickHouse uniq: exact up to
+// 65,536 per row, an estimate beyond).
+type EventRow struct {
+	WindowStart   time.Time
+	TenantID      string
+	Event         string
+	Count         uint64
+	DistinctUsers uint64
+}
+
+// Dim returns the value of dimension d ("" for one the row does not have).
+func (r *EventRow) Dim(d Dimension) string {
+	if p := r.dimRef(d); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// SetDim sets dimension d; it reports false for a dimension event rows do not have.
+func (r *EventRow) SetDim(d Dimension, v string) bool {
+	p := r.dimRef(d)
+	if p != nil {
+		*p = v
+	}
+	return p != nil
+}
+
+func (r *EventRow) dimRef(d Dimension) *string {
+	switch d {
+	case DimTenantID:
+		return &r.TenantID
+	case DimEvent:
+		return &r.Event
+	}
+	return nil
+}
+
+// SegmentQuery asks for the tenant segments (plan, tier) in force at At, optionally for one tenant.
+type SegmentQuery struct {
+	At       time.Time
+	TenantID string
+	Limit    int
+}
+
+// Segment is one tenant dimension in force: its value, since when, and the update that set it.
+type Segment struct {
+	Value  string
+	Since  time.Time
+	Source string
+}
+
+// SegmentRow is the segments of one tenant in force at a time; a dimension never set is nil.
+type SegmentRow struct {
+	TenantID string
+	Plan     *Segment
+	Tier     *Segment
 }
 
 // Progress is the committed progress of one lane partition as the read side sees it: its Position

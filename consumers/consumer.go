@@ -22,6 +22,7 @@ import (
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
+	"github.com/spendstream/spendstream/schemas/posthog"
 )
 
 // Config of the consumers.
@@ -42,12 +43,13 @@ func DefaultConfig() Config {
 	return Config{
 		Streams:           streams.DefaultConfig(),
 		InstanceCount:     1,
-		Lanes:             []events.Lane{events.LaneLive, events.LaneBackfill},
+		Lanes:             []events.Lane{events.LaneLive, events.LaneBackfill, events.LanePostHog},
 		FlushInterval:     time.Second,
 		MaxBatchEvents:    50_000,
 		MaxBufferedEvents: 200_000,
 		Rules: Rules{Limits: events.DefaultLimits(), AllowedLateness: 15 * time.Minute,
-			BackfillMaxAge: 400 * 24 * time.Hour},
+			BackfillMaxAge: 400 * 24 * time.Hour, PostHogMaxAge: 400 * 24 * time.Hour,
+			Segments: posthog.DefaultSegmentRules()},
 		PullBatch: 1000,
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spendstream/spendstream/aggregates/window"
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
+	"github.com/spendstream/spendstream/schemas/posthog"
 )
 
 // ReasonSubjectMismatch rejects an event whose type or tenant differs from its subject's.
@@ -30,6 +31,8 @@ type Rules struct {
 	Limits          events.Limits
 	AllowedLateness time.Duration // live lane
 	BackfillMaxAge  time.Duration // backfill lane
+	PostHogMaxAge   time.Duration // posthog lane: how old an event may be when accepted
+	Segments        posthog.SegmentRules
 }
 
 // handler rolls up the batches of one lane partition. The subscriber hands it one batch at a time
@@ -107,9 +110,26 @@ func (h *handler) handle(msg *message.Message) error {
 	return nil
 }
 
+// decode parses one message of the lane: a CloudEvent, or a PostHog record.
+func (h *handler) decode(payload []byte) (events.Event, error) {
+	if h.lane != events.LanePostHog {
+		return events.Decode(payload, h.rules.Limits)
+	}
+	r, err := posthog.DecodeRecord(payload)
+	if err != nil {
+		return events.Event{}, &events.RejectError{Reason: events.ReasonMalformed, Field: "record", Detail: err.Error()}
+	}
+	a := &events.Analytics{DistinctID: r.DistinctID, Event: r.Event}
+	for _, s := range h.rules.Segments.Segments(&r) {
+		a.Segments = append(a.Segments, events.SegmentUpdate{Property: s.Property, Value: s.Value, Source: s.Source})
+	}
+	return events.Event{ID: r.UUID, Type: events.TypeAnalytics, Time: r.Timestamp, TenantID: r.TenantID,
+		Historical: r.Historical, Analytics: a}, nil
+}
+
 // check decodes and validates one event against its subject and the lane's time rules.
 func (h *handler) check(payload []byte, subject []byte, stored time.Time) (events.Event, error) {
-	ev, err := events.Decode(payload, h.rules.Limits)
+	ev, err := h.decode(payload)
 	if err != nil {
 		return ev, err
 	}
@@ -118,9 +138,14 @@ func (h *handler) check(payload []byte, subject []byte, stored time.Time) (event
 			Detail: fmt.Sprintf("event of type %s for tenant %s published on %s", ev.Type, ev.TenantID, subject)}
 	}
 	r := window.Rules{MaxFuture: h.rules.Limits.MaxFuture}
-	if h.lane == events.LaneBackfill {
+	switch {
+	case h.lane == events.LaneBackfill:
 		r.MaxAge = h.rules.BackfillMaxAge
-	} else if ev.Type != events.TypeInventoryResource {
+	case h.lane == events.LanePostHog:
+		// SDKs send buffered events late (mobile, offline); PostHog counts them whenever they
+		// arrive, and so do the mergeable event roll-ups.
+		r.MaxAge = h.rules.PostHogMaxAge
+	case ev.Type != events.TypeInventoryResource:
 		r.AllowedLateness = h.rules.AllowedLateness
 	}
 	w, step := aggregates.WindowOf(&ev)

@@ -8,6 +8,8 @@
 //
 //	GET /v1/rollups/email-volume     email volume per window (steps 1h, 1d)
 //	GET /v1/rollups/vps-utilization  VPS utilization per window (steps 5m, 1h, 1d)
+//	GET /v1/rollups/events           PostHog event counts per window (steps 1h, 1d)
+//	GET /v1/segments                 tenant plan/tier in force at a time
 //	GET /v1/freshness                per-pipeline progress, lag and status
 //	GET /healthz, GET /readyz        liveness and readiness
 //
@@ -27,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/schemas/events"
 )
 
 // Reader is what the API needs from the roll-up store; *clickhouse.Store implements it. Every method
@@ -37,6 +40,13 @@ type Reader interface {
 	VPSUtilization(ctx context.Context, scope aggregates.Scope, q aggregates.VPSQuery) ([]aggregates.VPSRow, error)
 	// LaneProgress returns the committed progress of every lane partition that has flushed.
 	LaneProgress(ctx context.Context, scope aggregates.Scope) ([]aggregates.Progress, error)
+}
+
+// EventReader is the optional part of a Reader that serves the PostHog roll-ups; without it the
+// event routes answer 501. Like Reader, every method applies the Scope itself.
+type EventReader interface {
+	Events(ctx context.Context, scope aggregates.Scope, q aggregates.EventQuery) ([]aggregates.EventRow, error)
+	Segments(ctx context.Context, scope aggregates.Scope, q aggregates.SegmentQuery) ([]aggregates.SegmentRow, error)
 }
 
 // Errors a Config.Scope function returns to refuse a request; they map to 401 and 403.
@@ -125,6 +135,7 @@ func scopeFromRequest(*http.Request) (aggregates.Scope, error) {
 type server struct {
 	cfg     Config
 	reader  Reader
+	events  EventReader // nil when the reader has no event roll-ups
 	log     *slog.Logger
 	metrics *httpMetrics
 	mux     *http.ServeMux
@@ -153,8 +164,17 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 			s.handle(p, s.notEnabled)
 		}
 	}
+	if er, ok := reader.(EventReader); ok {
+		s.events = er
+		s.handle("GET /v1/rollups/events", s.scoped(s.eventCounts))
+		s.handle("GET /v1/segments", s.scoped(s.segments))
+	} else {
+		s.handle("GET /v1/rollups/events", s.notEnabled)
+		s.handle("GET /v1/segments", s.notEnabled)
+	}
 	// Other methods on a known path: 405 with a JSON body (ServeMux's own 405 is plain text).
-	for _, p := range []string{"/healthz", "/readyz", "/v1/rollups/email-volume", "/v1/rollups/vps-utilization", "/v1/freshness"} {
+	for _, p := range []string{"/healthz", "/readyz", "/v1/rollups/email-volume", "/v1/rollups/vps-utilization",
+		"/v1/rollups/events", "/v1/segments", "/v1/freshness"} {
 		s.handle(p, s.methodNotAllowed)
 	}
 	s.handle("/", s.notFound)
@@ -193,7 +213,7 @@ func (s *server) emailVolume(w http.ResponseWriter, r *http.Request, scope aggre
 		return
 	}
 	q.Limit = s.cfg.MaxRows + 1
-	s.serveRollup(w, r, scope, now, q.RollupQuery, func(ctx context.Context) (any, int, error) {
+	s.serveRollup(w, r, scope, now, events.LaneLive, q.RollupQuery, func(ctx context.Context) (any, int, error) {
 		rows, err := s.reader.EmailVolume(ctx, scope, q)
 		return encodeEmailRows(rows, q.GroupBy), len(rows), err
 	})
@@ -211,16 +231,92 @@ func (s *server) vpsUtilization(w http.ResponseWriter, r *http.Request, scope ag
 		return
 	}
 	q.Limit = s.cfg.MaxRows + 1
-	s.serveRollup(w, r, scope, now, q.RollupQuery, func(ctx context.Context) (any, int, error) {
+	s.serveRollup(w, r, scope, now, events.LaneLive, q.RollupQuery, func(ctx context.Context) (any, int, error) {
 		rows, err := s.reader.VPSUtilization(ctx, scope, q)
 		return encodeVPSRows(rows, q.GroupBy), len(rows), err
 	})
 }
 
+func (s *server) eventCounts(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+	now := s.cfg.Now()
+	params, err := parseQuery(r)
+	var q aggregates.EventQuery
+	if err == nil {
+		q, err = parseEventRequest(params, now)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q.Limit = s.cfg.MaxRows + 1
+	s.serveRollup(w, r, scope, now, events.LanePostHog, q.RollupQuery, func(ctx context.Context) (any, int, error) {
+		rows, err := s.events.Events(ctx, scope, q)
+		return encodeEventRows(rows, q.GroupBy), len(rows), err
+	})
+}
+
+// segmentJSON is one tenant dimension of GET /v1/segments.
+type segmentJSON struct {
+	Value  string   `json:"value"`
+	Since  jsonTime `json:"since"`
+	Source string   `json:"source"`
+}
+
+type segmentRowJSON struct {
+	TenantID string       `json:"tenant_id"`
+	Plan     *segmentJSON `json:"plan"`
+	Tier     *segmentJSON `json:"tier"`
+}
+
+func segmentOf(s *aggregates.Segment) *segmentJSON {
+	if s == nil {
+		return nil
+	}
+	return &segmentJSON{Value: s.Value, Since: jsonTime(s.Since), Source: s.Source}
+}
+
+// segments serves the plan and tier of each tenant in force at a time, as the posthog lane's
+// committed updates say.
+func (s *server) segments(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+	now := s.cfg.Now()
+	params, err := parseQuery(r)
+	var q aggregates.SegmentQuery
+	if err == nil {
+		q, err = parseSegmentRequest(params, now)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q.Limit = s.cfg.MaxRows + 1
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	progress, err := s.reader.LaneProgress(ctx, scope)
+	if err != nil {
+		s.fail(w, r, unavailable("clickhouse", err))
+		return
+	}
+	rows, err := s.events.Segments(ctx, scope, q)
+	if err != nil {
+		s.fail(w, r, unavailable("clickhouse", err))
+		return
+	}
+	if len(rows) > s.cfg.MaxRows {
+		s.fail(w, r, &tooLargeError{max: s.cfg.MaxRows})
+		return
+	}
+	data := make([]segmentRowJSON, len(rows))
+	for i, row := range rows {
+		data[i] = segmentRowJSON{TenantID: row.TenantID, Plan: segmentOf(row.Plan), Tier: segmentOf(row.Tier)}
+	}
+	f := buildFreshness(progress, s.cfg.Partitions, now, s.cfg.DelayedAfter)
+	s.writeJSON(w, r, http.StatusOK, newEnvelope(data, f, now, events.LanePostHog))
+}
+
 // serveRollup reads progress, then the rows, and writes the envelope. Progress is read first: rows
 // only grow, so everything up to the watermark read is in the rows read after it.
 func (s *server) serveRollup(w http.ResponseWriter, r *http.Request, scope aggregates.Scope, now time.Time,
-	q aggregates.RollupQuery, read func(context.Context) (any, int, error)) {
+	lane events.Lane, q aggregates.RollupQuery, read func(context.Context) (any, int, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	progress, err := s.reader.LaneProgress(ctx, scope)
@@ -238,7 +334,7 @@ func (s *server) serveRollup(w http.ResponseWriter, r *http.Request, scope aggre
 		return
 	}
 	f := buildFreshness(progress, s.cfg.Partitions, now, s.cfg.DelayedAfter)
-	env := newEnvelope(data, f, now)
+	env := newEnvelope(data, f, now, lane)
 	env.Window = &windowJSON{From: jsonTime(q.From), To: jsonTime(q.To), Step: stepName(q.Step)}
 	s.writeJSON(w, r, http.StatusOK, env)
 }
@@ -265,7 +361,7 @@ func (s *server) freshness(w http.ResponseWriter, r *http.Request, scope aggrega
 	if s.cfg.Lag != nil && scope.All {
 		pending = s.cfg.Lag(ctx)
 	}
-	s.writeJSON(w, r, http.StatusOK, newEnvelope(f.detail(scope.All, pending), f, now))
+	s.writeJSON(w, r, http.StatusOK, newEnvelope(f.detail(scope.All, pending), f, now, events.LaneLive))
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {

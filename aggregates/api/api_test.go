@@ -185,7 +185,7 @@ func TestErrors(t *testing.T) {
 			body: `{"error":{"code":"bad_parameter","message":"query: malformed query string; want name=value pairs joined by & and URL-encoded"}}`},
 		"freshness takes no parameters": {target: "/v1/freshness?step=1h", status: 400, noRead: true,
 			body: `{"error":{"code":"bad_parameter","message":"\"step\": unknown parameter; this endpoint takes none"}}`},
-		"unknown path under v1": {target: "/v1/rollups/events", status: 404, noRead: true,
+		"unknown path under v1": {target: "/v1/rollups/nope", status: 404, noRead: true,
 			body: `{"error":{"code":"not_found","message":"no such endpoint"}}`},
 		"unknown path": {target: "/nope", status: 404, noRead: true,
 			body: `{"error":{"code":"not_found","message":"no such endpoint"}}`},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/window"
+	"github.com/spendstream/spendstream/schemas/events"
 )
 
 // jsonTime encodes as an RFC 3339 UTC string with whole seconds.
@@ -40,8 +41,9 @@ type envelope struct {
 	Window         *windowJSON   `json:"window,omitempty"`
 }
 
-func newEnvelope(data any, f freshness, now time.Time) envelope {
-	return envelope{Data: data, AggregatedAsOf: f.asOf(), GeneratedAt: jsonTime(now), Freshness: f.block()}
+// newEnvelope stamps data with the freshness of the pipeline it was read from.
+func newEnvelope(data any, f freshness, now time.Time, primary events.Lane) envelope {
+	return envelope{Data: data, AggregatedAsOf: f.asOf(primary), GeneratedAt: jsonTime(now), Freshness: f.block(primary)}
 }
 
 // Rows encode as JSON objects with a fixed key order: window_start, the grouped dimensions in
@@ -79,6 +81,17 @@ func appendEmailRow(b []byte, r *aggregates.EmailRow, dims []aggregates.Dimensio
 	b = appendUint(b, "deferred", r.Deferred)
 	b = appendUint(b, "complained", r.Complained)
 	b = appendUint(b, "reports", r.Reports)
+	return append(b, '}')
+}
+
+func encodeEventRows(rows []aggregates.EventRow, dims []aggregates.Dimension) rowsJSON[aggregates.EventRow] {
+	return rowsJSON[aggregates.EventRow]{rows: rows, dims: dims, sizeHint: 80, appendRow: appendEventRow}
+}
+
+func appendEventRow(b []byte, r *aggregates.EventRow, dims []aggregates.Dimension) []byte {
+	b = appendRowStart(b, r.WindowStart, dims, r.Dim)
+	b = appendUint(b, "count", r.Count)
+	b = appendUint(b, "distinct_users", r.DistinctUsers)
 	return append(b, '}')
 }
 

@@ -14,9 +14,10 @@ const (
 	statusDelayed = "delayed"
 )
 
-// pipelines are the lanes listed as freshness sources, in order. Only the live lane decides the
-// top-level aggregated_as_of and status; the backfill lane's entry is informational.
-var pipelines = []events.Lane{events.LaneLive, events.LaneBackfill}
+// pipelines are the lanes listed as freshness sources, in order. The lane an endpoint reads from
+// decides its top-level aggregated_as_of and status (the live lane for the usage roll-ups, the
+// posthog lane for event counts); the other entries are informational.
+var pipelines = []events.Lane{events.LaneLive, events.LaneBackfill, events.LanePostHog}
 
 // freshness is the state of every pipeline at one instant, computed from committed progress only.
 type freshness struct {
@@ -125,16 +126,23 @@ func lagSeconds(now, t time.Time) int64 {
 
 func ptr[T any](v T) *T { return &v }
 
-// live is the live pipeline's source.
-func (f freshness) live() sourceJSON { return f.sources[0] }
+// source is the entry of a pipeline.
+func (f freshness) source(l events.Lane) sourceJSON {
+	for _, s := range f.sources {
+		if s.Pipeline == string(l) {
+			return s
+		}
+	}
+	return sourceJSON{Pipeline: string(l), Status: statusDelayed}
+}
 
-// asOf is the response's aggregated_as_of: the live pipeline's.
-func (f freshness) asOf() *jsonTime { return f.live().AggregatedAsOf }
+// asOf is the response's aggregated_as_of: the primary pipeline's.
+func (f freshness) asOf(primary events.Lane) *jsonTime { return f.source(primary).AggregatedAsOf }
 
-// block is the envelope's freshness object: the live pipeline decides status and lag; every
+// block is the envelope's freshness object: the primary pipeline decides status and lag; every
 // pipeline is listed without per-partition detail.
-func (f freshness) block() freshnessJSON {
-	live := f.live()
+func (f freshness) block(primary events.Lane) freshnessJSON {
+	live := f.source(primary)
 	out := freshnessJSON{Status: live.Status, LagSeconds: live.LagSeconds}
 	for _, s := range f.sources {
 		s.ByPartition = nil

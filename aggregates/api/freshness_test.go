@@ -83,10 +83,11 @@ func TestBuildFreshness(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			f := buildFreshness(tc.progress, tc.partitions, now, DefaultDelayedAfter)
-			require.Len(t, f.sources, 2)
-			block := f.block()
+			require.Len(t, f.sources, 3)
+			block := f.block(events.LaneLive)
 			require.Equal(t, "live", block.Sources[0].Pipeline)
 			require.Equal(t, "backfill", block.Sources[1].Pipeline)
+			require.Equal(t, "posthog", block.Sources[2].Pipeline)
 			require.Equal(t, tc.want.status, block.Status)
 			require.Equal(t, tc.want.lag, block.LagSeconds)
 			require.Equal(t, tc.want.backfill, block.Sources[1].Status)
@@ -96,10 +97,10 @@ func TestBuildFreshness(t *testing.T) {
 			require.Nil(t, src.ByPartition, "the envelope block has no detail")
 			require.Equal(t, tc.want.lag, src.LagSeconds)
 			if tc.want.asOf == nil {
-				require.Nil(t, f.asOf())
+				require.Nil(t, f.asOf(events.LaneLive))
 			} else {
-				require.NotNil(t, f.asOf())
-				require.Equal(t, *tc.want.asOf, time.Time(*f.asOf()))
+				require.NotNil(t, f.asOf(events.LaneLive))
+				require.Equal(t, *tc.want.asOf, time.Time(*f.asOf(events.LaneLive)))
 			}
 			if tc.want.lastFlush == nil {
 				require.Nil(t, src.LastFlush)

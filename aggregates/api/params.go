@@ -27,10 +27,9 @@ var (
 	maxTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-var rollupParams = []string{"from", "to", "step", "tenant_id", "provider", "group_by"}
-
 // rollupSpec is what differs between the roll-up endpoints.
 type rollupSpec struct {
+	params       []string // accepted query parameters
 	steps        []time.Duration
 	finest       time.Duration // finest step kept, named when a finer one is asked for
 	name         string        // of the roll-up, in messages
@@ -39,10 +38,14 @@ type rollupSpec struct {
 }
 
 var (
-	emailSpec = rollupSpec{steps: aggregates.EmailSteps, finest: window.Step1h, name: "email",
+	usageParams = []string{"from", "to", "step", "tenant_id", "provider", "group_by"}
+	emailSpec   = rollupSpec{params: usageParams, steps: aggregates.EmailSteps, finest: window.Step1h, name: "email",
 		dims: aggregates.EmailDimensions, defaultGroup: []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimProvider}}
-	vpsSpec = rollupSpec{steps: aggregates.VPSSteps, finest: window.Step5m, name: "vps",
+	vpsSpec = rollupSpec{params: usageParams, steps: aggregates.VPSSteps, finest: window.Step5m, name: "vps",
 		dims: aggregates.VPSDimensions, defaultGroup: []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID}}
+	eventSpec = rollupSpec{params: []string{"from", "to", "step", "tenant_id", "event", "group_by"},
+		steps: aggregates.EventSteps, finest: window.Step1h, name: "event",
+		dims: aggregates.EventDimensions, defaultGroup: []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimEvent}}
 )
 
 // paramError is a 400 bad_parameter naming the parameter and what is wanted.
@@ -115,10 +118,32 @@ func parseVPSRequest(q url.Values, now time.Time) (aggregates.VPSQuery, error) {
 	return aggregates.VPSQuery{RollupQuery: rq}, err
 }
 
+// parseEventRequest parses the parameters of GET /v1/rollups/events.
+func parseEventRequest(q url.Values, now time.Time) (aggregates.EventQuery, error) {
+	rq, err := parseRollupRequest(q, now, eventSpec)
+	return aggregates.EventQuery{RollupQuery: rq}, err
+}
+
+// parseSegmentRequest parses the parameters of GET /v1/segments: at (default now) and tenant_id.
+func parseSegmentRequest(q url.Values, now time.Time) (aggregates.SegmentQuery, error) {
+	out := aggregates.SegmentQuery{At: now.UTC()}
+	if err := unknownParams(q, []string{"at", "tenant_id"}); err != nil {
+		return out, err
+	}
+	var err error
+	if v := q.Get("at"); v != "" {
+		if out.At, err = parseTime("at", v); err != nil {
+			return out, err
+		}
+	}
+	out.TenantID, err = parseFilter("tenant_id", q.Get("tenant_id"))
+	return out, err
+}
+
 // parseRollupRequest applies the shared rules. An empty value counts as absent.
 func parseRollupRequest(q url.Values, now time.Time, spec rollupSpec) (aggregates.RollupQuery, error) {
 	var out aggregates.RollupQuery
-	if err := unknownParams(q, rollupParams); err != nil {
+	if err := unknownParams(q, spec.params); err != nil {
 		return out, err
 	}
 	step, err := parseStep(q.Get("step"), spec)
@@ -133,6 +158,9 @@ func parseRollupRequest(q url.Values, now time.Time, spec rollupSpec) (aggregate
 		return out, err
 	}
 	if out.Provider, err = parseFilter("provider", q.Get("provider")); err != nil {
+		return out, err
+	}
+	if out.Event, err = parseFilter("event", q.Get("event")); err != nil {
 		return out, err
 	}
 	if out.GroupBy, err = parseGroupBy(q.Get("group_by"), spec); err != nil {

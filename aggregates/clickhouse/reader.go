@@ -25,6 +25,11 @@ var vpsTables = map[time.Duration]string{
 	window.Step1d: "vps_util_1d",
 }
 
+var eventTables = map[time.Duration]string{
+	window.Step1h: "analytics_events_1h",
+	window.Step1d: "analytics_events_1d",
+}
+
 // Grouping columns by dimension: the only way a dimension reaches SQL text.
 var (
 	emailColumns = map[aggregates.Dimension]string{
@@ -39,6 +44,10 @@ var (
 		aggregates.DimProvider:   "provider",
 		aggregates.DimPlan:       "plan",
 		aggregates.DimRegion:     "region",
+	}
+	eventColumns = map[aggregates.Dimension]string{
+		aggregates.DimTenantID: "tenant_id",
+		aggregates.DimEvent:    "event",
 	}
 )
 
@@ -133,6 +142,102 @@ func (s *Store) VPSUtilization(ctx context.Context, scope aggregates.Scope, q ag
 	return out, nil
 }
 
+// Events reads PostHog event counts and distinct users per window and grouped dimensions.
+func (s *Store) Events(ctx context.Context, scope aggregates.Scope, q aggregates.EventQuery) ([]aggregates.EventRow, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("event query: %w", err)
+	}
+	sql, args, err := s.rollupSQL(eventTables[q.Step], eventColumns, scope, q.RollupQuery, "sumMerge(count), uniqMerge(users)")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query events: %w", err)
+	}
+	defer rows.Close()
+	var out []aggregates.EventRow
+	dims := make([]string, len(q.GroupBy))
+	for rows.Next() {
+		var r aggregates.EventRow
+		dest := make([]any, 0, len(dims)+3)
+		dest = append(dest, &r.WindowStart)
+		for i := range dims {
+			dest = append(dest, &dims[i])
+		}
+		dest = append(dest, &r.Count, &r.DistinctUsers)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("scan events: %w", err)
+		}
+		r.WindowStart = r.WindowStart.UTC()
+		for i, d := range q.GroupBy {
+			r.SetDim(d, dims[i])
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+// Segments reads the plan and tier of each tenant in force at q.At: the latest update at or before
+// it (ties broken by event uuid, so every reader agrees).
+func (s *Store) Segments(ctx context.Context, scope aggregates.Scope, q aggregates.SegmentQuery) ([]aggregates.SegmentRow, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	where := []string{"effective_from_ns <= ?"}
+	args := []any{uint64(max(q.At.UnixNano(), 0))}
+	if !scope.All {
+		where = append(where, "tenant_id = ?")
+		args = append(args, scope.TenantID)
+	}
+	if q.TenantID != "" {
+		where = append(where, "tenant_id = ?")
+		args = append(args, q.TenantID)
+	}
+	// ReplacingMergeTree may still hold duplicate rows of one update before a merge: argMax over
+	// (time, uuid) picks the same row whichever copy it sees.
+	sql := `SELECT tenant_id, property, argMax(value, (effective_from_ns, event_uuid)), max(effective_from_ns),
+ argMax(source, (effective_from_ns, event_uuid))
+ FROM ` + s.db + `.tenant_segments WHERE ` + strings.Join(where, " AND ") + `
+ GROUP BY tenant_id, property ORDER BY tenant_id, property`
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query segments: %w", err)
+	}
+	defer rows.Close()
+	var out []aggregates.SegmentRow
+	for rows.Next() {
+		var tenant, prop, value, source string
+		var ns uint64
+		if err := rows.Scan(&tenant, &prop, &value, &ns, &source); err != nil {
+			return nil, fmt.Errorf("scan segments: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].TenantID != tenant {
+			if q.Limit > 0 && len(out) == q.Limit {
+				break
+			}
+			out = append(out, aggregates.SegmentRow{TenantID: tenant})
+		}
+		seg := &aggregates.Segment{Value: value, Since: time.Unix(0, int64(ns)).UTC(), Source: source}
+		switch prop {
+		case "plan":
+			out[len(out)-1].Plan = seg
+		case "tier":
+			out[len(out)-1].Tier = seg
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read segments: %w", err)
+	}
+	return out, nil
+}
+
 // rollupSQL builds the SELECT of a roll-up read. table and columns come from the fixed maps above;
 // scope, filters and the time range are bound parameters.
 func (s *Store) rollupSQL(table string, columns map[aggregates.Dimension]string, scope aggregates.Scope,
@@ -163,6 +268,10 @@ func (s *Store) rollupSQL(table string, columns map[aggregates.Dimension]string,
 	if q.Provider != "" {
 		where = append(where, "provider = ?")
 		args = append(args, q.Provider)
+	}
+	if q.Event != "" {
+		where = append(where, "event = ?")
+		args = append(args, q.Event)
 	}
 	sql := "SELECT " + key + ", " + measures + " FROM " + s.db + "." + table +
 		" WHERE " + strings.Join(where, " AND ") + " GROUP BY " + key + " ORDER BY " + key

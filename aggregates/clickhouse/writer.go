@@ -134,12 +134,17 @@ func (c *rollupColumns) columns() []any {
 		c.lane, c.partition, c.streamSeq, c.asOf, c.events, c.flushedAt}
 }
 
-// WriteBatch writes b as ONE insert block into rollup_in: the partial aggregates and the positions
+// WriteBatch writes b as ONE insert block into rollup_in (posthog_in for the posthog lane): the partial aggregates and the positions
 // they complete are committed together or not at all. Materialized views spread the block over the
 // roll-up and progress tables (the progress view last).
 func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	if b.Empty() && len(b.Positions) == 0 {
 		return nil
+	}
+	if ph, err := isPostHog(b); err != nil {
+		return err
+	} else if ph {
+		return s.writePostHog(ctx, b)
 	}
 	var c rollupColumns
 	flushed := b.FlushedAt
@@ -159,13 +164,18 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	for i := range b.Positions {
 		c.add(row{kind: "progress", pos: &b.Positions[i], flushedAt: flushed})
 	}
+	return s.insertBlock(ctx, "rollup_in", insertColumns, c.columns())
+}
+
+// insertBlock sends columns as one insert block into table, named with a flush query id.
+func (s *Store) insertBlock(ctx context.Context, table, columns string, cols []any) error {
 	ctx = ch.Context(ctx, ch.WithQueryID(s.flushQueryID()))
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".rollup_in ("+insertColumns+")")
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+"."+table+" ("+columns+")")
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
 	defer func() { _ = batch.Abort() }()
-	for i, col := range c.columns() {
+	for i, col := range cols {
 		if err := batch.Column(i).Append(col); err != nil {
 			return fmt.Errorf("append column %d: %w", i, err)
 		}

@@ -29,6 +29,15 @@ type Config struct {
 	Streams    streams.Config
 	Consumers  consumers.Config
 	Ingest     ingest.Config
+	Capture    ingest.CaptureConfig
+
+	PostHogProjects    string // key=tenant,... (parsed into Capture.Projects)
+	PostHogForwardURL  string
+	PostHogForwardKey  string
+	PostHogPlanProps   string
+	PostHogTierProps   string
+	PostHogGroupTypes  string
+	PostHogPersonProps bool
 
 	DelayedAfter time.Duration
 
@@ -82,6 +91,20 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 		fs.Int64Var(&c.Ingest.MaxBodyBytes, "ingest-max-body", c.Ingest.MaxBodyBytes, "bytes per POST /v1/events body")
 		fs.Int64Var(&c.Ingest.MaxInflightEvents, "ingest-max-inflight", c.Ingest.MaxInflightEvents, "events being published at once before 429")
 	}
+	if has["ingest"] {
+		fs.StringVar(&c.PostHogProjects, "posthog-projects", c.PostHogProjects,
+			"PostHog project API keys and their tenants, key=tenant,... (the capture endpoints refuse other keys)")
+		fs.Int64Var(&c.Capture.Limits.MaxBodyBytes, "posthog-max-body", c.Capture.Limits.MaxBodyBytes, "bytes per PostHog capture body (as sent and decoded)")
+		fs.IntVar(&c.Capture.Limits.MaxEvents, "posthog-max-events", c.Capture.Limits.MaxEvents, "events per PostHog capture request")
+		fs.StringVar(&c.PostHogForwardURL, "posthog-forward-url", "", "also forward accepted PostHog events to this upstream PostHog (e.g. https://eu.i.posthog.com)")
+		fs.StringVar(&c.PostHogForwardKey, "posthog-forward-key", "", "project API key of the upstream PostHog")
+	}
+	if has["consume"] {
+		fs.StringVar(&c.PostHogPlanProps, "posthog-plan-properties", "plan", "group/person properties that carry a tenant's plan, in order of preference")
+		fs.StringVar(&c.PostHogTierProps, "posthog-tier-properties", "tier", "group/person properties that carry a tenant's tier, in order of preference")
+		fs.StringVar(&c.PostHogGroupTypes, "posthog-group-types", "", "group types whose $groupidentify sets the tenant segment (empty: any)")
+		fs.BoolVar(&c.PostHogPersonProps, "posthog-person-properties", true, "let person properties ($set) set the tenant segment too")
+	}
 	if has["api"] {
 		fs.DurationVar(&c.DelayedAfter, "delayed-after", 2*time.Minute, "freshness: a pipeline whose watermark lags more than this is delayed")
 	}
@@ -101,7 +124,24 @@ func defaultConfig() Config {
 		Streams:    streams.DefaultConfig(),
 		Consumers:  consumers.DefaultConfig(),
 		Ingest:     ingest.DefaultConfig(),
+		Capture:    ingest.DefaultCaptureConfig(),
 	}
+}
+
+// DemoProjectKey is the PostHog project key of the local default config (tenant "demo"); with
+// --demo, phc_spendstream_demo_<tenant> keys are added for the demo fleet's tenants. They are for
+// local use only.
+const DemoProjectKey = "phc_spendstream_demo"
+
+// splitList splits a comma list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // parse parses args, then fills every flag not given from its SPENDSTREAM_* twin.
@@ -140,6 +180,21 @@ func (c *Config) finish() error {
 		c.DelayedAfter = 2 * time.Minute
 	}
 	var errs []error
+	projects, err := ingest.ParseProjects(c.PostHogProjects)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Capture.Projects = projects
+	c.Capture.Limits.MaxFuture = c.Ingest.Limits.MaxFuture
+	c.Capture.PublishTimeout = c.Ingest.PublishTimeout
+	if (c.PostHogForwardURL == "") != (c.PostHogForwardKey == "") {
+		errs = append(errs, errors.New("posthog-forward-url and posthog-forward-key go together"))
+	}
+	seg := &c.Consumers.Rules.Segments
+	if c.PostHogPlanProps != "" || c.PostHogTierProps != "" {
+		seg.PlanProperties, seg.TierProperties = splitList(c.PostHogPlanProps), splitList(c.PostHogTierProps)
+		seg.GroupTypes, seg.PersonProperties = splitList(c.PostHogGroupTypes), c.PostHogPersonProps
+	}
 	if err := c.ClickHouse.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/consumers"
 	"github.com/spendstream/spendstream/consumers/ingest"
+	"github.com/spendstream/spendstream/consumers/posthogfwd"
 	"github.com/spendstream/spendstream/consumers/streams"
 )
 
@@ -68,6 +69,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 	cfg := defaultConfig()
 	if !r.ingest && !r.api {
 		cfg.HTTPAddr = "" // a consumer serves /metrics and health only when asked to
+	}
+	if r.embedded {
+		cfg.PostHogProjects = DemoProjectKey + "=demo" // the local default config
 	}
 	name := "spendstream"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -157,7 +161,26 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 
 	mux := http.NewServeMux()
 	if r.ingest {
-		mux.Handle("POST /v1/events", ingest.New(cfg.Ingest, streams.NewPublisher(js), reg, log))
+		pub := streams.NewPublisher(js)
+		mux.Handle("POST /v1/events", ingest.New(cfg.Ingest, pub, reg, log))
+		if r.embedded && cfg.Demo {
+			for k, t := range demoProjects(cfg) {
+				cfg.Capture.Projects[k] = t
+			}
+		}
+		if len(cfg.Capture.Projects) == 0 {
+			log.Warn("no PostHog project keys configured (--posthog-projects): the capture endpoints refuse every request")
+		}
+		f, err := newForwarder(cfg, reg, log)
+		if err != nil {
+			return err
+		}
+		var fwd ingest.Forwarder // stays a nil interface without a forwarder
+		if f != nil {
+			fwd = f
+			defer closeForwarder(f, log)
+		}
+		ingest.NewCapture(cfg.Capture, pub, fwd, reg, log).Register(mux)
 	}
 	ready := map[string]func(context.Context) error{
 		"nats": func(context.Context) error {
@@ -212,6 +235,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 	}
 	if r.embedded && cfg.Demo {
 		g.Go(func() error { return runDemo(gctx, cfg, js, log) })
+		if cfg.HTTPAddr != "" {
+			g.Go(func() error { runDemoPostHog(gctx, cfg, log); return nil })
+		}
 	}
 	if r.embedded {
 		printBanner(cfg, natsURL)
@@ -226,12 +252,14 @@ func printBanner(cfg Config, natsURL string) {
 	fmt.Fprintf(os.Stderr, `
 spendstream is running
   API        %[1]s/v1/rollups/vps-utilization  %[1]s/v1/rollups/email-volume  %[1]s/v1/freshness
+             %[1]s/v1/rollups/events  %[1]s/v1/segments
   ingest     POST %[1]s/v1/events
+  PostHog    point an SDK's host at %[1]s with project key %[5]s (tenant demo)
   metrics    %[1]s/metrics
   NATS       %[2]s   ClickHouse %[3]s/%[4]s
 Ctrl-C stops it.
 
-`, base, natsURL, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
+`, base, natsURL, cfg.ClickHouse.Addr, cfg.ClickHouse.Database, DemoProjectKey)
 }
 
 func migrateWithRetry(ctx context.Context, store *clickhouse.Store, log *slog.Logger) error {
@@ -310,4 +338,25 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// newForwarder starts the upstream PostHog forwarder when --posthog-forward-url is set.
+func newForwarder(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*posthogfwd.Forwarder, error) {
+	if cfg.PostHogForwardURL == "" {
+		return nil, nil
+	}
+	f, err := posthogfwd.New(posthogfwd.Config{Endpoint: cfg.PostHogForwardURL, APIKey: cfg.PostHogForwardKey}, reg, log)
+	if err != nil {
+		return nil, fmt.Errorf("posthog forwarder: %w", err)
+	}
+	log.Info("forwarding accepted PostHog events", "upstream", cfg.PostHogForwardURL)
+	return f, nil
+}
+
+func closeForwarder(f *posthogfwd.Forwarder, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.Close(ctx); err != nil {
+		log.Warn("posthog forwarder: events still queued at shutdown were dropped", "err", err)
+	}
 }

@@ -171,7 +171,7 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 		}
 	}
 
-	if !h.acquire(r.Context(), int64(len(out))) {
+	if !acquire(r.Context(), h.sem, h.cfg.QueueWait, int64(len(out))) {
 		h.metrics.overload.Inc()
 		return http.StatusTooManyRequests, errorBody("overloaded", "too many events in flight; retry after the delay in Retry-After")
 	}
@@ -199,16 +199,6 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 			fmt.Sprintf("jetstream did not acknowledge %d of %d events; retry the request (events are de-duplicated by id)", failed, len(out)))
 	}
 	return http.StatusAccepted, resp
-}
-
-// acquire reserves capacity for n events, waiting at most QueueWait.
-func (h *Handler) acquire(ctx context.Context, n int64) bool {
-	if h.cfg.QueueWait <= 0 {
-		return h.sem.TryAcquire(n)
-	}
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.QueueWait)
-	defer cancel()
-	return h.sem.Acquire(ctx, n) == nil
 }
 
 // idOf extracts the id of an event that failed validation, for the rejection list; "" when the

@@ -33,6 +33,7 @@ import (
 // in fail, a duplicate ack for ids in dup, a fresh ack otherwise. With block set, Publish waits
 // until block is closed (or its context ends, answering ErrNotAcked); entered receives once per call.
 type fakePublisher struct {
+	failAll bool
 	fail    map[string]bool
 	dup     map[string]bool
 	block   chan struct{}
@@ -67,7 +68,7 @@ func (f *fakePublisher) Publish(ctx context.Context, msgs []streams.Outgoing) []
 	defer f.mu.Unlock()
 	for i, m := range msgs {
 		switch {
-		case f.fail[m.MsgID]:
+		case f.failAll || f.fail[m.MsgID]:
 			res[i].Err = errors.New("fake: no ack")
 		case f.dup[m.MsgID]:
 			res[i] = streams.Result{Seq: 1, Duplicate: true}

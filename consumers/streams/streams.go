@@ -1,5 +1,5 @@
 // Package streams defines spendstream's JetStream topology and provisions it idempotently: the live
-// and backfill usage streams (file storage, limits retention, a duplicate window keyed by
+// and backfill usage streams and the PostHog capture stream (file storage, limits retention, a duplicate window keyed by
 // Nats-Msg-Id = event id, subject-transform partitions), the dead-letter stream, and one durable
 // pull consumer per lane partition, which consumers re-create at the position ClickHouse holds.
 package streams
@@ -19,6 +19,7 @@ import (
 const (
 	StreamLive       = "USAGE"
 	StreamBackfill   = "BACKFILL"
+	StreamPostHog    = "POSTHOG"
 	StreamDeadLetter = "DEADLETTER"
 )
 
@@ -84,8 +85,11 @@ func (c Config) Validate() error {
 
 // StreamName is the stream of a lane.
 func StreamName(l events.Lane) string {
-	if l == events.LaneBackfill {
+	switch l {
+	case events.LaneBackfill:
 		return StreamBackfill
+	case events.LanePostHog:
+		return StreamPostHog
 	}
 	return StreamLive
 }
@@ -106,12 +110,16 @@ func FilterSubject(c Config, l events.Lane, partition int) string {
 func streamConfig(c Config, l events.Lane) jetstream.StreamConfig {
 	p := l.SubjectPrefix()
 	maxAge := c.LiveMaxAge
-	if l == events.LaneBackfill {
+	desc := fmt.Sprintf("spendstream %s usage and inventory events", l)
+	switch l {
+	case events.LaneBackfill:
 		maxAge = c.BackfillMaxAge
+	case events.LanePostHog:
+		desc = "spendstream PostHog capture events (de-duplicated by tenant and uuid)"
 	}
 	sc := jetstream.StreamConfig{
 		Name:        StreamName(l),
-		Description: fmt.Sprintf("spendstream %s usage and inventory events", l),
+		Description: desc,
 		Subjects:    []string{p + ".*.*.*"},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
@@ -135,7 +143,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	for _, l := range []events.Lane{events.LaneLive, events.LaneBackfill} {
+	for _, l := range events.Lanes {
 		if _, err := js.CreateOrUpdateStream(ctx, streamConfig(c, l)); err != nil {
 			return fmt.Errorf("provision stream %s: %w", StreamName(l), err)
 		}

@@ -13,16 +13,23 @@ type Lane string
 const (
 	LaneLive     Lane = "live"
 	LaneBackfill Lane = "backfill"
+	// LanePostHog carries the events accepted by the PostHog capture endpoints.
+	LanePostHog Lane = "posthog"
 )
 
+// Lanes lists every lane.
+var Lanes = []Lane{LaneLive, LaneBackfill, LanePostHog}
+
 // SubjectPrefix is the first subject token of the lane: LaneLive -> "usage", LaneBackfill ->
-// "backfill"; "" for an unknown lane.
+// "backfill", LanePostHog -> "posthog"; "" for an unknown lane.
 func (l Lane) SubjectPrefix() string {
 	switch l {
 	case LaneLive:
 		return "usage"
 	case LaneBackfill:
 		return "backfill"
+	case LanePostHog:
+		return "posthog"
 	}
 	return ""
 }
@@ -44,6 +51,8 @@ func typeSuffix(t Type) string {
 		return "email.volume"
 	case TypeInventoryResource:
 		return "inventory.resource"
+	case TypeAnalytics:
+		return "capture.event"
 	}
 	return ""
 }
@@ -54,6 +63,14 @@ func typeSuffix(t Type) string {
 func Subject(ev Event) string {
 	return LaneOf(ev).SubjectPrefix() + "." + typeSuffix(ev.Type) + "." + ev.TenantID
 }
+
+// AnalyticsSubject is the subject of a PostHog event of a tenant: posthog.capture.event.<tenantid>.
+func AnalyticsSubject(tenantID string) string {
+	return LanePostHog.SubjectPrefix() + "." + typeSuffix(TypeAnalytics) + "." + tenantID
+}
+
+// ValidTenant reports whether s is a valid tenant id: ^[A-Za-z0-9_-]{1,64}$.
+func ValidTenant(s string) bool { return validTenant(s) }
 
 // ParseSubject parses a subject as stored in the stream. The stream appends a partition token, so
 // it accepts both "usage.vps.sample.t-1" and "usage.vps.sample.t-1.3" (partition = -1 when
@@ -86,6 +103,8 @@ func ParseSubject(subject string) (lane Lane, typ Type, tenantID string, partiti
 		lane = LaneLive
 	case LaneBackfill.SubjectPrefix():
 		lane = LaneBackfill
+	case LanePostHog.SubjectPrefix():
+		lane = LanePostHog
 	default:
 		return fail(ReasonMalformed, "unknown lane prefix")
 	}
@@ -96,8 +115,13 @@ func ParseSubject(subject string) (lane Lane, typ Type, tenantID string, partiti
 		typ = TypeEmailVolume
 	case "inventory.resource":
 		typ = TypeInventoryResource
+	case "capture.event":
+		typ = TypeAnalytics
 	default:
 		return fail(ReasonUnknownType, "unknown event type")
+	}
+	if (lane == LanePostHog) != (typ == TypeAnalytics) {
+		return fail(ReasonUnknownType, "event type not carried by this lane")
 	}
 	tenantID = tok[3]
 	if !validTenant(tenantID) {

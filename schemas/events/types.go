@@ -14,9 +14,12 @@ const (
 	TypeVPSSample         Type = "usage.vps.sample"
 	TypeEmailVolume       Type = "usage.email.volume"
 	TypeInventoryResource Type = "inventory.resource"
+	// TypeAnalytics is a PostHog event accepted by the capture endpoints. It is internal: it
+	// travels in LanePostHog and is never accepted as a CloudEvent.
+	TypeAnalytics Type = "posthog.event"
 )
 
-// Types lists every known type.
+// Types lists every CloudEvents type of the contract.
 var Types = []Type{TypeVPSSample, TypeEmailVolume, TypeInventoryResource}
 
 // ResourceKind is the kind of an inventory resource.
@@ -38,7 +41,8 @@ const (
 	ActionDecommissioned Action = "decommissioned"
 )
 
-// Event is one decoded and validated event. Exactly one of VPS, Email, Inventory is set, matching Type.
+// Event is one decoded and validated event. Exactly one of VPS, Email, Inventory, Analytics is set,
+// matching Type.
 type Event struct {
 	ID       string
 	Source   string
@@ -52,6 +56,23 @@ type Event struct {
 	VPS       *VPSSample
 	Email     *EmailVolume
 	Inventory *InventoryResource
+	Analytics *Analytics
+}
+
+// Analytics is what the roll-ups need of a PostHog event.
+type Analytics struct {
+	DistinctID string
+	Event      string
+	// Segments are the tenant dimension updates the event carries (e.g. plan = "pro" from a
+	// $groupidentify), effective from the event's time.
+	Segments []SegmentUpdate
+}
+
+// SegmentUpdate sets one tenant dimension (Property is "plan" or "tier") to Value.
+type SegmentUpdate struct {
+	Property string
+	Value    string
+	Source   string // "$groupidentify:<group type>:<group key>" or "$set:<distinct id>"
 }
 
 // VPSSample is the data of a usage.vps.sample event: utilization over [time-interval, time).
