@@ -190,12 +190,14 @@ func (r *EmailRow) dimRef(d Dimension) *string {
 // trimmed).
 type VPSTotals struct {
 	Samples uint64
-	CPUSum  uint64
-	CPUMax  uint32
-	MemSum  uint64
-	MemMax  uint32
-	CPUHist []uint64
-	MemHist []uint64
+	// CPUCoreSeconds is the sum of utilization × vCPUs × interval, in millionths of a core-second.
+	CPUCoreSeconds uint64
+	CPUSum         uint64
+	CPUMax         uint32
+	MemSum         uint64
+	MemMax         uint32
+	CPUHist        []uint64
+	MemHist        []uint64
 }
 
 // VPSRow is one window of VPS utilization. Only the dimensions the query grouped by are set.
@@ -216,11 +218,14 @@ type VPSRow struct {
 	MemAvg      float64
 	MemMax      float64
 	MemP95      float64
+	// CPUCoreSeconds is the CPU used, in core-seconds (utilization × vCPUs × sample interval).
+	CPUCoreSeconds float64
 }
 
 // SetTotals derives r's figures from merged totals.
 func (r *VPSRow) SetTotals(t VPSTotals) {
 	r.Samples = t.Samples
+	r.CPUCoreSeconds = float64(t.CPUCoreSeconds) / UtilScale
 	r.CPUAvg, r.MemAvg = 0, 0
 	if t.Samples > 0 {
 		r.CPUAvg = float64(t.CPUSum) / float64(t.Samples) / UtilScale
@@ -303,6 +308,19 @@ func (r *EventRow) dimRef(d Dimension) *string {
 		return &r.Event
 	}
 	return nil
+}
+
+// InventoryQuery asks for every resource lifecycle event before Until (all of a resource's history
+// is needed to know whether it existed in a window), optionally for one tenant.
+type InventoryQuery struct {
+	Until    time.Time
+	TenantID string
+}
+
+// SegmentHistoryQuery asks for every tenant segment update before Until.
+type SegmentHistoryQuery struct {
+	Until    time.Time
+	TenantID string
 }
 
 // SegmentQuery asks for the tenant segments (plan, tier) in force at At, optionally for one tenant.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/window"
+	"github.com/spendstream/spendstream/schemas/events"
 )
 
 // The read side. Every read takes an aggregates.Scope and applies it in the WHERE clause, so tenant
@@ -106,7 +107,7 @@ func (s *Store) VPSUtilization(ctx context.Context, scope aggregates.Scope, q ag
 	}
 	sql, args, err := s.rollupSQL(vpsTables[q.Step], vpsColumns, scope, q.RollupQuery,
 		"sumMerge(samples), sumMerge(cpu_sum), maxMerge(cpu_max), sumMerge(mem_sum), maxMerge(mem_max),"+
-			" sumForEachMerge(cpu_hist), sumForEachMerge(mem_hist)")
+			" sumForEachMerge(cpu_hist), sumForEachMerge(mem_hist), sumMerge(cpu_core_seconds)")
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (s *Store) VPSUtilization(ctx context.Context, scope aggregates.Scope, q ag
 		for i := range dims {
 			dest = append(dest, &dims[i])
 		}
-		dest = append(dest, &t.Samples, &t.CPUSum, &t.CPUMax, &t.MemSum, &t.MemMax, &t.CPUHist, &t.MemHist)
+		dest = append(dest, &t.Samples, &t.CPUSum, &t.CPUMax, &t.MemSum, &t.MemMax, &t.CPUHist, &t.MemHist, &t.CPUCoreSeconds)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan vps utilization: %w", err)
 		}
@@ -192,14 +193,7 @@ func (s *Store) Segments(ctx context.Context, scope aggregates.Scope, q aggregat
 	}
 	where := []string{"effective_from_ns <= ?"}
 	args := []any{uint64(max(q.At.UnixNano(), 0))}
-	if !scope.All {
-		where = append(where, "tenant_id = ?")
-		args = append(args, scope.TenantID)
-	}
-	if q.TenantID != "" {
-		where = append(where, "tenant_id = ?")
-		args = append(args, q.TenantID)
-	}
+	where, args = tenantFilter(where, args, scope, q.TenantID)
 	// ReplacingMergeTree may still hold duplicate rows of one update before a merge: argMax over
 	// (time, uuid) picks the same row whichever copy it sees.
 	sql := `SELECT tenant_id, property, argMax(value, (effective_from_ns, event_uuid)), max(effective_from_ns),
@@ -238,6 +232,85 @@ func (s *Store) Segments(ctx context.Context, scope aggregates.Scope, q aggregat
 	return out, nil
 }
 
+// Inventory reads every resource lifecycle event before q.Until, in time order, de-duplicated by
+// event id (ReplacingMergeTree may hold copies before a merge).
+func (s *Store) Inventory(ctx context.Context, scope aggregates.Scope, q aggregates.InventoryQuery) ([]aggregates.InventoryRecord, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	where := []string{"event_time < toDateTime(?)"}
+	args := []any{q.Until.Unix()}
+	where, args = tenantFilter(where, args, scope, q.TenantID)
+	sql := `SELECT event_time, event_id, tenant_id, resource_id, any(resource_kind), any(provider), any(region), any(plan),
+ any(action), any(shared) FROM ` + s.db + `.inventory_events WHERE ` + strings.Join(where, " AND ") + `
+ GROUP BY tenant_id, resource_id, event_time, event_id ORDER BY event_time, resource_id, event_id`
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query inventory: %w", err)
+	}
+	defer rows.Close()
+	var out []aggregates.InventoryRecord
+	for rows.Next() {
+		var r aggregates.InventoryRecord
+		var kind, action string
+		var shared uint8
+		if err := rows.Scan(&r.EventTime, &r.EventID, &r.TenantID, &r.ResourceID, &kind, &r.Provider, &r.Region, &r.Plan, &action, &shared); err != nil {
+			return nil, fmt.Errorf("scan inventory: %w", err)
+		}
+		r.EventTime, r.Kind, r.Action, r.Shared = r.EventTime.UTC(), events.ResourceKind(kind), events.Action(action), shared != 0
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	return out, nil
+}
+
+// SegmentHistory reads every tenant segment update before q.Until, in effective order.
+func (s *Store) SegmentHistory(ctx context.Context, scope aggregates.Scope, q aggregates.SegmentHistoryQuery) ([]aggregates.SegmentRecord, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	where := []string{"effective_from_ns < ?"}
+	args := []any{uint64(max(q.Until.UnixNano(), 0))}
+	where, args = tenantFilter(where, args, scope, q.TenantID)
+	sql := `SELECT tenant_id, property, any(value), effective_from_ns, event_uuid, any(source)
+ FROM ` + s.db + `.tenant_segments WHERE ` + strings.Join(where, " AND ") + `
+ GROUP BY tenant_id, property, effective_from_ns, event_uuid ORDER BY effective_from_ns, event_uuid, property`
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query segment history: %w", err)
+	}
+	defer rows.Close()
+	var out []aggregates.SegmentRecord
+	for rows.Next() {
+		var r aggregates.SegmentRecord
+		var ns uint64
+		if err := rows.Scan(&r.TenantID, &r.Property, &r.Value, &ns, &r.EventUUID, &r.Source); err != nil {
+			return nil, fmt.Errorf("scan segment history: %w", err)
+		}
+		r.EffectiveFrom = time.Unix(0, int64(ns)).UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read segment history: %w", err)
+	}
+	return out, nil
+}
+
+// tenantFilter adds the scope's tenant and an optional tenant filter to a WHERE list.
+func tenantFilter(where []string, args []any, scope aggregates.Scope, tenant string) ([]string, []any) {
+	if !scope.All {
+		where = append(where, "tenant_id = ?")
+		args = append(args, scope.TenantID)
+	}
+	if tenant != "" {
+		where = append(where, "tenant_id = ?")
+		args = append(args, tenant)
+	}
+	return where, args
+}
+
 // rollupSQL builds the SELECT of a roll-up read. table and columns come from the fixed maps above;
 // scope, filters and the time range are bound parameters.
 func (s *Store) rollupSQL(table string, columns map[aggregates.Dimension]string, scope aggregates.Scope,
@@ -257,14 +330,7 @@ func (s *Store) rollupSQL(table string, columns map[aggregates.Dimension]string,
 	// Times are bound as Unix seconds so the comparison does not depend on the server's timezone.
 	where := []string{"window_start >= toDateTime(?)", "window_start < toDateTime(?)"}
 	args := []any{q.From.Unix(), q.To.Unix()}
-	if !scope.All {
-		where = append(where, "tenant_id = ?")
-		args = append(args, scope.TenantID)
-	}
-	if q.TenantID != "" {
-		where = append(where, "tenant_id = ?")
-		args = append(args, q.TenantID)
-	}
+	where, args = tenantFilter(where, args, scope, q.TenantID)
 	if q.Provider != "" {
 		where = append(where, "provider = ?")
 		args = append(args, q.Provider)

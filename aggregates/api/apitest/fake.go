@@ -205,7 +205,7 @@ func (s *Store) VPSUtilization(_ context.Context, scope aggregates.Scope, q aggr
 	out := make([]aggregates.VPSRow, 0, len(groups))
 	for _, g := range groups {
 		p := &g.sum
-		g.row.SetTotals(aggregates.VPSTotals{Samples: p.Samples, CPUSum: p.CPUSum, CPUMax: p.CPUMax,
+		g.row.SetTotals(aggregates.VPSTotals{Samples: p.Samples, CPUCoreSeconds: p.CPUCoreSeconds, CPUSum: p.CPUSum, CPUMax: p.CPUMax,
 			MemSum: p.MemSum, MemMax: p.MemMax, CPUHist: p.CPUHist.Uint64s(), MemHist: p.MemHist.Uint64s()})
 		out = append(out, g.row)
 	}

@@ -72,6 +72,12 @@ type Fixture struct {
 	volumes []volume
 }
 
+// Every fixture VPS sample is of a 2-vCPU server over 60 s.
+const (
+	fixtureVCPUs    = 2
+	fixtureInterval = 60
+)
+
 // NewFixture builds the fixture. Utilizations are multiples of 0.001, so they are exact in
 // millionths.
 func NewFixture() *Fixture {
@@ -93,8 +99,8 @@ func NewFixture() *Fixture {
 			f.samples = append(f.samples, sample{end: end, res: r, cpu: cpu * 1000, mem: mem * 1000})
 			f.Batches[n%3].AddEvent(&events.Event{ID: fmt.Sprintf("s-%d-%d", k, ri), Type: events.TypeVPSSample,
 				Time: end, TenantID: r.tenant, VPS: &events.VPSSample{ResourceID: r.id, Provider: r.provider,
-					Region: r.region, Plan: r.plan, VCPUs: 2, MemoryMB: 4096, CPUUtil: float64(cpu) / 1000,
-					MemUtil: float64(mem) / 1000, IntervalSeconds: 60}})
+					Region: r.region, Plan: r.plan, VCPUs: fixtureVCPUs, MemoryMB: 4096, CPUUtil: float64(cpu) / 1000,
+					MemUtil: float64(mem) / 1000, IntervalSeconds: fixtureInterval}})
 			n++
 		}
 	}
@@ -159,6 +165,7 @@ func (f *Fixture) WantVPS(scope aggregates.Scope, q aggregates.VPSQuery) []aggre
 	type acc struct {
 		row      aggregates.VPSRow
 		cpu, mem []uint64
+		core     uint64 // millionths of a core-second
 	}
 	groups := map[string]*acc{}
 	for _, s := range f.samples {
@@ -182,11 +189,13 @@ func (f *Fixture) WantVPS(scope aggregates.Scope, q aggregates.VPSQuery) []aggre
 		}
 		a.cpu = append(a.cpu, s.cpu)
 		a.mem = append(a.mem, s.mem)
+		a.core += s.cpu * fixtureVCPUs * fixtureInterval
 	}
 	out := make([]aggregates.VPSRow, 0, len(groups))
 	for _, a := range groups {
 		r := a.row
 		r.Samples = uint64(len(a.cpu))
+		r.CPUCoreSeconds = float64(a.core) / 1e6
 		r.CPUAvg, r.CPUMax, r.CPUP95 = stats(a.cpu)
 		r.MemAvg, r.MemMax, r.MemP95 = stats(a.mem)
 		out = append(out, r)
