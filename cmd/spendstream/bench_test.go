@@ -188,7 +188,7 @@ func newBenchRig(b *testing.B, env benchEnv) *benchRig {
 // fresh deletes and re-creates the streams, so each phase starts empty.
 func (r *benchRig) fresh() {
 	ctx := context.Background()
-	for _, s := range []string{streams.StreamLive, streams.StreamBackfill, streams.StreamDeadLetter} {
+	for _, s := range []string{streams.StreamLive, streams.StreamBackfill, streams.StreamPostHog, streams.StreamDeadLetter} {
 		_ = r.js.DeleteStream(ctx, s)
 	}
 	require.NoError(r.b, streams.Provision(ctx, r.js, r.scfg))
@@ -226,10 +226,18 @@ func (r *benchRig) brokerConsume(n int) time.Duration {
 
 // consumeProc starts `spendstream consume` on a fresh database.
 func (r *benchRig) consumeProc(db string) *proc {
-	return startProc(r.b, r.env.dir, "consume-"+db, r.env.spendBin, "consume", "--nats-url", r.url,
+	return startProc(r.b, r.env.dir, "consume-"+db, r.env.spendBin, append([]string{"consume", "--nats-url", r.url,
 		"--clickhouse-addr", r.env.chAddr, "--clickhouse-database", db, "--allowed-lateness", "24h",
-		"--partitions", strconv.Itoa(r.scfg.Partitions),
-		"--log-level", "warn", "--cpu-profile", filepath.Join(os.Getenv("SPENDSTREAM_BENCH_PROFILE_DIR")+"/", db+".pprof"))
+		"--partitions", strconv.Itoa(r.scfg.Partitions), "--log-level", "warn"}, profileArgs(db)...)...)
+}
+
+// profileArgs asks a spendstream process for a CPU profile named name in
+// SPENDSTREAM_BENCH_PROFILE_DIR, when that is set.
+func profileArgs(name string) []string {
+	if dir := os.Getenv("SPENDSTREAM_BENCH_PROFILE_DIR"); dir != "" {
+		return []string{"--cpu-profile", filepath.Join(dir, name+".pprof")}
+	}
+	return nil
 }
 
 func openStore(b *testing.B, addr, db string) *clickhouse.Store {

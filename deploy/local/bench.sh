@@ -27,3 +27,5 @@ go test -run XXX -bench 'BenchmarkDecode|BenchmarkAssign|BenchmarkMerge' -bencht
 go test -run XXX -bench BenchmarkHandleBatch -benchtime 600x ./consumers/ | grep -E '^(Benchmark|ok)'
 echo "== end-to-end pipeline ($SPENDSTREAM_BENCH_EVENTS events)"
 go test -run XXX -bench BenchmarkPipeline -benchtime 1x -timeout 40m ./cmd/spendstream/
+echo "== PostHog capture path vs POST /v1/events"
+go test -run XXX -bench BenchmarkCapture -benchtime 1x -timeout 20m ./cmd/spendstream/
