@@ -24,11 +24,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
@@ -76,9 +80,15 @@ type Config struct {
 	// MaxRows caps the rows of one roll-up response; a larger result is a 400 result_too_large
 	// (default 100,000).
 	MaxRows int
-	// Scope turns a request into the caller's read scope. It may return ErrUnauthenticated or
-	// ErrForbidden. Default: the cross-tenant view for everyone (authentication comes later).
-	Scope func(*http.Request) (aggregates.Scope, error)
+	// Authenticate identifies the caller of a request (e.g. auth.Verifier.Authenticate). An error
+	// is a 401; the error text is logged, never sent. Nil refuses every /v1 request (fail closed).
+	Authenticate func(*http.Request) (auth.Principal, error)
+	// Matrix says what each role may do (default auth.DefaultMatrix()).
+	Matrix *auth.Matrix
+	// Audit receives one record per /v1 request (default: an "audit" log line).
+	Audit func(auth.AuditRecord)
+	// Limiter, when set, bounds each caller's request rate (by subject): 429 with Retry-After.
+	Limiter *auth.Limiter
 	// Ready holds the readiness checks of /readyz by dependency name (e.g. "clickhouse", "nats").
 	Ready map[string]func(context.Context) error
 	// ReadyTimeout bounds each readiness check (default 2s).
@@ -99,8 +109,14 @@ func (c *Config) setDefaults() {
 	if c.MaxRows <= 0 {
 		c.MaxRows = DefaultMaxRows
 	}
-	if c.Scope == nil {
-		c.Scope = scopeFromRequest
+	if c.Authenticate == nil {
+		c.Authenticate = func(*http.Request) (auth.Principal, error) {
+			return auth.Principal{}, errors.New("no authenticator configured")
+		}
+	}
+	if c.Matrix == nil {
+		m := auth.DefaultMatrix()
+		c.Matrix = &m
 	}
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
@@ -126,12 +142,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// scopeFromRequest is the placeholder until authentication lands: every caller gets the
-// cross-tenant view. The RBAC issue replaces it through Config.Scope.
-func scopeFromRequest(*http.Request) (aggregates.Scope, error) {
-	return aggregates.Scope{All: true}, nil
-}
-
 type server struct {
 	cfg     Config
 	reader  Reader
@@ -155,10 +165,13 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux()}
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
+	if cfg.Audit == nil {
+		s.cfg.Audit = func(a auth.AuditRecord) { auth.LogAudit(log, a) }
+	}
 	if reader != nil {
-		s.handle("GET /v1/rollups/email-volume", s.scoped(s.emailVolume))
-		s.handle("GET /v1/rollups/vps-utilization", s.scoped(s.vpsUtilization))
-		s.handle("GET /v1/freshness", s.scoped(s.freshness))
+		s.handle("GET /v1/rollups/email-volume", s.scoped(auth.CapRollupsRead, s.emailVolume))
+		s.handle("GET /v1/rollups/vps-utilization", s.scoped(auth.CapRollupsRead, s.vpsUtilization))
+		s.handle("GET /v1/freshness", s.scoped(auth.CapFreshnessRead, s.freshness))
 	} else {
 		for _, p := range []string{"GET /v1/rollups/email-volume", "GET /v1/rollups/vps-utilization", "GET /v1/freshness"} {
 			s.handle(p, s.notEnabled)
@@ -166,8 +179,8 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 	}
 	if er, ok := reader.(EventReader); ok {
 		s.events = er
-		s.handle("GET /v1/rollups/events", s.scoped(s.eventCounts))
-		s.handle("GET /v1/segments", s.scoped(s.segments))
+		s.handle("GET /v1/rollups/events", s.scoped(auth.CapEventsRead, s.eventCounts))
+		s.handle("GET /v1/segments", s.scoped(auth.CapSegmentsRead, s.segments))
 	} else {
 		s.handle("GET /v1/rollups/events", s.notEnabled)
 		s.handle("GET /v1/segments", s.notEnabled)
@@ -186,22 +199,93 @@ func (s *server) handle(pattern string, h http.HandlerFunc) {
 	s.mux.Handle(pattern, s.instrument(pattern, h))
 }
 
-// scoped resolves the caller's scope before h runs; h never runs without a valid one.
-func (s *server) scoped(h func(http.ResponseWriter, *http.Request, aggregates.Scope)) http.HandlerFunc {
+// caller is the authenticated caller of a request and what it may see.
+type caller struct {
+	principal auth.Principal
+	scope     aggregates.Scope
+	matrix    *auth.Matrix
+}
+
+// can reports whether the caller holds capability c.
+func (c caller) can(cp auth.Capability) bool { return c.matrix.Allows(c.principal, cp) }
+
+// identify reports whether the caller may see other tenants' ids: group by, filter or rank by
+// tenant across tenants. A tenant-scoped caller only ever sees its own.
+func (c caller) identify() bool { return !c.scope.All || c.can(auth.CapTenantsIdentify) }
+
+// errOtherTenant refuses a tenant-scoped caller's request naming another tenant.
+var errOtherTenant = fmt.Errorf("%w: another tenant", ErrForbidden)
+
+// checkTenants refuses what the caller may not ask for: another tenant than its own (tenant
+// scope), or tenant ids across tenants (filter or grouping) without tenants:identify.
+func (c caller) checkTenants(tenantFilter string, groupBy []aggregates.Dimension) error {
+	if !c.scope.All && tenantFilter != "" && tenantFilter != c.scope.TenantID {
+		return errOtherTenant
+	}
+	if !c.identify() && (tenantFilter != "" || slices.Contains(groupBy, aggregates.DimTenantID)) {
+		return fmt.Errorf("%w: tenant ids need %s", ErrForbidden, auth.CapTenantsIdentify)
+	}
+	return nil
+}
+
+// scoped authenticates the caller and checks it holds need before h runs; h never runs without a
+// valid scope. Every outcome is audited.
+func (s *server) scoped(need auth.Capability, h func(http.ResponseWriter, *http.Request, caller)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		scope, err := s.cfg.Scope(r)
-		if err == nil {
-			err = scope.Validate()
-		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		var c caller
+		var reason auth.Reason
+		defer func() { s.audit(r, c.principal, rec.status, reason) }()
+		p, err := s.cfg.Authenticate(r)
 		if err != nil {
-			s.fail(w, r, err)
+			reason = auth.ReasonOf(err)
+			s.log.Info("request not authenticated", "path", r.URL.Path, "reason", reason, "err", err)
+			s.fail(rec, r, ErrUnauthenticated)
 			return
 		}
-		h(w, r, scope)
+		c = caller{principal: p, scope: p.Scope(), matrix: s.cfg.Matrix}
+		if s.cfg.Limiter != nil {
+			if ok, wait := s.cfg.Limiter.Allow("subject:" + p.Subject); !ok {
+				rec.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Round(time.Second)/time.Second))))
+				s.fail(rec, r, errRateLimited)
+				return
+			}
+		}
+		if !c.can(need) || c.scope.Validate() != nil {
+			s.log.Warn("request forbidden", "path", r.URL.Path, "subject", p.Subject, "roles", p.Roles,
+				"tenant_id", p.TenantID, "need", need)
+			s.fail(rec, r, ErrForbidden)
+			return
+		}
+		h(rec, r, c)
 	}
 }
 
-func (s *server) emailVolume(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+// audit records who asked what and how it ended.
+func (s *server) audit(r *http.Request, p auth.Principal, status int, reason auth.Reason) {
+	params := map[string]string{}
+	for k, v := range r.URL.Query() {
+		params[k] = strings.Join(v, ",")
+	}
+	outcome := auth.OutcomeAllowed
+	switch {
+	case status == http.StatusUnauthorized:
+		outcome = auth.OutcomeUnauthenticated
+	case status == http.StatusForbidden:
+		outcome = auth.OutcomeForbidden
+	case status == http.StatusTooManyRequests:
+		outcome = auth.OutcomeRateLimited
+	case status >= 500:
+		outcome = auth.OutcomeError
+	case status >= 400:
+		outcome = auth.OutcomeInvalid
+	}
+	s.cfg.Audit(auth.AuditRecord{Time: s.cfg.Now().UTC(), Subject: p.Subject, Roles: p.Roles, TenantID: p.TenantID,
+		Method: r.Method, Endpoint: r.URL.Path, Params: params, Status: status, Outcome: outcome, Reason: reason})
+}
+
+func (s *server) emailVolume(w http.ResponseWriter, r *http.Request, c caller) {
+	scope := c.scope
 	now := s.cfg.Now()
 	params, err := parseQuery(r)
 	var q aggregates.EmailQuery
@@ -212,6 +296,10 @@ func (s *server) emailVolume(w http.ResponseWriter, r *http.Request, scope aggre
 		s.fail(w, r, err)
 		return
 	}
+	if err := c.checkTenants(q.TenantID, q.GroupBy); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q.Limit = s.cfg.MaxRows + 1
 	s.serveRollup(w, r, scope, now, events.LaneLive, q.RollupQuery, func(ctx context.Context) (any, int, error) {
 		rows, err := s.reader.EmailVolume(ctx, scope, q)
@@ -219,7 +307,8 @@ func (s *server) emailVolume(w http.ResponseWriter, r *http.Request, scope aggre
 	})
 }
 
-func (s *server) vpsUtilization(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+func (s *server) vpsUtilization(w http.ResponseWriter, r *http.Request, c caller) {
+	scope := c.scope
 	now := s.cfg.Now()
 	params, err := parseQuery(r)
 	var q aggregates.VPSQuery
@@ -230,6 +319,10 @@ func (s *server) vpsUtilization(w http.ResponseWriter, r *http.Request, scope ag
 		s.fail(w, r, err)
 		return
 	}
+	if err := c.checkTenants(q.TenantID, q.GroupBy); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q.Limit = s.cfg.MaxRows + 1
 	s.serveRollup(w, r, scope, now, events.LaneLive, q.RollupQuery, func(ctx context.Context) (any, int, error) {
 		rows, err := s.reader.VPSUtilization(ctx, scope, q)
@@ -237,7 +330,8 @@ func (s *server) vpsUtilization(w http.ResponseWriter, r *http.Request, scope ag
 	})
 }
 
-func (s *server) eventCounts(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+func (s *server) eventCounts(w http.ResponseWriter, r *http.Request, c caller) {
+	scope := c.scope
 	now := s.cfg.Now()
 	params, err := parseQuery(r)
 	var q aggregates.EventQuery
@@ -245,6 +339,10 @@ func (s *server) eventCounts(w http.ResponseWriter, r *http.Request, scope aggre
 		q, err = parseEventRequest(params, now)
 	}
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := c.checkTenants(q.TenantID, q.GroupBy); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -277,7 +375,8 @@ func segmentOf(s *aggregates.Segment) *segmentJSON {
 
 // segments serves the plan and tier of each tenant in force at a time, as the posthog lane's
 // committed updates say.
-func (s *server) segments(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+func (s *server) segments(w http.ResponseWriter, r *http.Request, c caller) {
+	scope := c.scope
 	now := s.cfg.Now()
 	params, err := parseQuery(r)
 	var q aggregates.SegmentQuery
@@ -285,6 +384,10 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request, scope aggregat
 		q, err = parseSegmentRequest(params, now)
 	}
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := c.checkTenants(q.TenantID, []aggregates.Dimension{aggregates.DimTenantID}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -339,7 +442,8 @@ func (s *server) serveRollup(w http.ResponseWriter, r *http.Request, scope aggre
 	s.writeJSON(w, r, http.StatusOK, env)
 }
 
-func (s *server) freshness(w http.ResponseWriter, r *http.Request, scope aggregates.Scope) {
+func (s *server) freshness(w http.ResponseWriter, r *http.Request, c caller) {
+	scope := c.scope
 	now := s.cfg.Now()
 	params, err := parseQuery(r)
 	if err == nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/api"
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/api/apitest"
 	"github.com/spendstream/spendstream/schemas/events"
 )
@@ -59,7 +60,7 @@ func newStore(t *testing.T) *apitest.Store {
 
 func newAPI(t *testing.T, s *apitest.Store, mutate func(*api.Config)) (http.Handler, *prometheus.Registry) {
 	t.Helper()
-	cfg := api.Config{Partitions: 2, Now: func() time.Time { return testNow }}
+	cfg := api.Config{Partitions: 2, Now: func() time.Time { return testNow }, Authenticate: as(auth.RoleCFO, "")}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -73,10 +74,15 @@ func do(h http.Handler, method, target string) *httptest.ResponseRecorder {
 	return rec
 }
 
-func tenantScope(id string) func(*api.Config) {
-	return func(c *api.Config) {
-		c.Scope = func(*http.Request) (aggregates.Scope, error) { return aggregates.Scope{TenantID: id}, nil }
+// as authenticates every request as one role (and tenant, for tenant_admin).
+func as(role auth.Role, tenant string) func(*http.Request) (auth.Principal, error) {
+	return func(*http.Request) (auth.Principal, error) {
+		return auth.Principal{Subject: "test-" + string(role), Roles: []auth.Role{role}, TenantID: tenant}, nil
 	}
+}
+
+func tenantScope(id string) func(*api.Config) {
+	return func(c *api.Config) { c.Authenticate = as(auth.RoleTenantAdmin, id) }
 }
 
 func TestGolden(t *testing.T) {
@@ -151,8 +157,11 @@ func TestScopeReachesTheReader(t *testing.T) {
 	s := newStore(t)
 	h, _ := newAPI(t, s, tenantScope("t-a"))
 	rec := do(h, http.MethodGet, "/v1/rollups/vps-utilization?group_by=tenant_id&tenant_id=t-b&from=2026-03-01T22:00:00Z&to=2026-03-02T02:00:00Z")
+	require.Equal(t, http.StatusForbidden, rec.Code, "a tenant asking for another tenant is refused")
+	require.Empty(t, s.Reads)
+	rec = do(h, http.MethodGet, "/v1/rollups/vps-utilization?group_by=tenant_id&from=2026-03-01T22:00:00Z&to=2026-03-02T02:00:00Z")
 	require.Equal(t, http.StatusOK, rec.Code)
-	require.Contains(t, rec.Body.String(), `"data":[]`, "a tenant asking for another tenant gets nothing")
+	require.NotContains(t, rec.Body.String(), `"t-b"`)
 	require.NotEmpty(t, s.Reads)
 	for _, r := range s.Reads {
 		require.Equal(t, aggregates.Scope{TenantID: "t-a"}, r.Scope)
@@ -202,24 +211,20 @@ func TestErrors(t *testing.T) {
 			body: `{"error":{"code":"result_too_large","message":"the result has more than 10 rows; narrow from/to, filter by tenant_id or provider, group by fewer dimensions or use a coarser step"}}`},
 		"unauthenticated": {target: "/v1/rollups/email-volume", status: 401, noRead: true,
 			config: func(c *api.Config) {
-				c.Scope = func(*http.Request) (aggregates.Scope, error) { return aggregates.Scope{}, api.ErrUnauthenticated }
+				c.Authenticate = func(*http.Request) (auth.Principal, error) { return auth.Principal{}, errors.New("expired") }
 			},
 			body: `{"error":{"code":"unauthenticated","message":"missing or invalid credentials"}}`},
-		"forbidden": {target: "/v1/freshness", status: 403, noRead: true,
-			config: func(c *api.Config) {
-				c.Scope = func(*http.Request) (aggregates.Scope, error) {
-					return aggregates.Scope{}, errors.Join(errors.New("role viewer of t-9"), api.ErrForbidden)
-				}
-			},
+		"forbidden": {target: "/v1/rollups/vps-utilization", status: 403, noRead: true,
+			config: func(c *api.Config) { c.Authenticate = as(auth.RoleProcurement, "") },
 			body: `{"error":{"code":"forbidden","message":"not allowed"}}`},
-		"a scope that is neither all nor a tenant fails closed": {target: "/v1/rollups/vps-utilization", status: 403, noRead: true,
+		"a principal without roles fails closed": {target: "/v1/rollups/vps-utilization", status: 403, noRead: true,
 			config: func(c *api.Config) {
-				c.Scope = func(*http.Request) (aggregates.Scope, error) { return aggregates.Scope{}, nil }
+				c.Authenticate = func(*http.Request) (auth.Principal, error) { return auth.Principal{Subject: "x"}, nil }
 			},
 			body: `{"error":{"code":"forbidden","message":"not allowed"}}`},
 		"a panic is a clean 500": {target: "/v1/rollups/vps-utilization", status: 500, noRead: true,
 			config: func(c *api.Config) {
-				c.Scope = func(*http.Request) (aggregates.Scope, error) { panic("nil map in role lookup") }
+				c.Authenticate = func(*http.Request) (auth.Principal, error) { panic("nil map in role lookup") }
 			},
 			body: `{"error":{"code":"internal","message":"internal error"}}`},
 	}

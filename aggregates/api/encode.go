@@ -166,6 +166,7 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 	errInternal         = errors.New("internal error")
 	errNotEnabled       = errors.New("query API not enabled")
+	errRateLimited      = errors.New("rate limited")
 )
 
 // tooLargeError is a result above Config.MaxRows.
@@ -206,6 +207,8 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{"not_found", "no such endpoint"}
 	case errors.Is(err, errMethodNotAllowed):
 		return http.StatusMethodNotAllowed, errorBody{"method_not_allowed", "want GET or HEAD"}
+	case errors.Is(err, errRateLimited):
+		return http.StatusTooManyRequests, errorBody{"rate_limited", "too many requests; retry after the delay in Retry-After"}
 	case errors.Is(err, errNotEnabled):
 		return http.StatusNotImplemented, errorBody{"not_implemented", "the query API is not enabled in this process"}
 	case errors.As(err, &de):

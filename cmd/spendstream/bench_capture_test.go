@@ -42,6 +42,8 @@ import (
 	phgo "github.com/posthog/posthog-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spendstream/spendstream/aggregates/auth"
+
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/schemas/events"
 )
@@ -98,7 +100,7 @@ func runCaptureBench(b *testing.B, env benchEnv) {
 	httpAddr := freePort(b)
 	base := "http://" + httpAddr
 	parts := strconv.Itoa(rig.scfg.Partitions)
-	ingestProc := startProc(b, env.dir, "ingest-"+db, env.spendBin, append([]string{"ingest", "--nats-url", rig.url,
+	ingestProc := startProc(b, env.dir, "ingest-"+db, env.spendBin, append([]string{"ingest", "--local-demo-auth", "--nats-url", rig.url,
 		"--http-addr", httpAddr, "--partitions", parts, "--posthog-projects", projects, "--log-level", "warn"},
 		profileArgs(db+"-ingest")...)...)
 	consProc := startProc(b, env.dir, "consume-"+db, env.spendBin, append([]string{"consume", "--nats-url", rig.url,
@@ -262,6 +264,7 @@ func post(client *http.Client, url, contentType string, data []byte) (int, []byt
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+auth.DemoProducerKey)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -30,6 +30,7 @@ type Config struct {
 	Consumers  consumers.Config
 	Ingest     ingest.Config
 	Capture    ingest.CaptureConfig
+	Auth       AuthConfig
 
 	PostHogProjects    string // key=tenant,... (parsed into Capture.Projects)
 	PostHogForwardURL  string
@@ -57,6 +58,7 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write a Go CPU profile to this file (benchmarks)")
+	c.Auth.register(fs, has)
 	if has["http"] {
 		fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address (API, ingest, health, metrics); empty: none")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "separate listen address for /metrics (default: served on --http-addr)")

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 	"github.com/spendstream/spendstream/schemas/generate"
@@ -47,7 +48,7 @@ func natsSink(pub *streams.Publisher, fallbackTenant string) sink {
 }
 
 // httpSink posts items as a JSON array to POST /v1/events.
-func httpSink(client *http.Client, base string) sink {
+func httpSink(client *http.Client, base, producerKey string) sink {
 	return func(ctx context.Context, items []generate.Item) error {
 		var buf bytes.Buffer
 		buf.WriteByte('[')
@@ -68,6 +69,7 @@ func httpSink(client *http.Client, base string) sink {
 				return err
 			}
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+producerKey)
 			resp, err := client.Do(req)
 			if err != nil {
 				return err
@@ -258,6 +260,7 @@ func cmdGenerate(ctx context.Context, args []string, getenv func(string) string)
 	backfill := fs.Duration("backfill", 24*time.Hour, "history to publish through the backfill lane first")
 	live := fs.Bool("live", true, "keep publishing live events as time passes")
 	faults := fs.Float64("fault-rate", 0.002, "share of events that are duplicates, out of order, late or malformed")
+	producerKey := fs.String("producer-key", auth.DemoProducerKey, "producer key for --http-url (default: the local demo key)")
 	rate := fs.Float64("rate", 0, "events per second: caps publishing, and sets the live sample interval to reach it (0: fleet real time, publish unthrottled)")
 	if err := parse(fs, args, getenv); err != nil {
 		return err
@@ -268,7 +271,7 @@ func cmdGenerate(ctx context.Context, args []string, getenv func(string) string)
 	var send sink
 	switch {
 	case *httpURL != "" && *natsURL == "":
-		send = httpSink(&http.Client{Timeout: 30 * time.Second}, *httpURL)
+		send = httpSink(&http.Client{Timeout: 30 * time.Second}, *httpURL, *producerKey)
 	case *natsURL != "" && *httpURL == "":
 		nc, err := nats.Connect(*natsURL, nats.Name("spendstream-generate"))
 		if err != nil {

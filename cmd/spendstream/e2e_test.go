@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spendstream/spendstream/aggregates/auth"
+
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 	"github.com/spendstream/spendstream/schemas/generate"
@@ -67,7 +69,11 @@ func postNDJSON(t *testing.T, base string, items []generate.Item) (int, map[stri
 		buf.Write(bytes.ReplaceAll(it.Raw, []byte("\n"), []byte(" ")))
 		buf.WriteByte('\n')
 	}
-	resp, err := http.Post(base+"/v1/events", "application/x-ndjson", &buf)
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/events", &buf)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Authorization", "Bearer "+auth.DemoProducerKey)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var body map[string]any

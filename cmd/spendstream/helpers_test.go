@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/aggregates/window"
 	"github.com/spendstream/spendstream/consumers/streams"
@@ -69,9 +70,31 @@ func freePort(t testing.TB) string {
 	return addr
 }
 
+// testToken is a cross-tenant (cfo) API token signed with the local demo secret that `run` uses.
+var testToken = func() string {
+	tok, err := auth.MintHS256([]byte(auth.DemoSecret), defaultIssuer, defaultAudience, "test-cfo",
+		[]auth.Role{auth.RoleCFO}, "", 24*time.Hour, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}()
+
+// getJSON GETs url as the test's cfo and decodes the body into out.
 func getJSON(t testing.TB, url string, out any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	return getJSONAs(t, testToken, url, out)
+}
+
+// getJSONAs GETs url with a bearer token ("" for none) and decodes the body into out.
+func getJSONAs(t testing.TB, token, url string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	if out != nil {

@@ -6,6 +6,7 @@
 //	spendstream api       query API over the roll-ups
 //	spendstream migrate   apply the ClickHouse schema and exit
 //	spendstream generate  seeded demo/load generator publishing events
+//	spendstream token     mint a local API token (HS256) for a role
 //
 // Every flag has an environment twin SPENDSTREAM_<FLAG> (see -h of each subcommand).
 package main
@@ -47,6 +48,7 @@ commands:
   api        query API over the roll-ups
   migrate    apply the ClickHouse schema and exit
   generate   publish seeded demo or load events
+  token      print a local API token: token --role cfo|coo|procurement|ops|tenant_admin [--tenant ID] [--ttl 12h]
 
 Run "spendstream <command> -h" for its flags. Every flag has an env twin SPENDSTREAM_<FLAG_NAME>.
 `
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return cmdMigrate(ctx, rest, getenv)
 	case "generate":
 		return cmdGenerate(ctx, rest, getenv)
+	case "token":
+		return cmdToken(rest, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/spendstream/spendstream/aggregates/api"
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/consumers"
 	"github.com/spendstream/spendstream/consumers/ingest"
@@ -72,6 +73,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 	}
 	if r.embedded {
 		cfg.PostHogProjects = DemoProjectKey + "=demo" // the local default config
+		cfg.Auth.LocalDemo = true
 	}
 	name := "spendstream"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -96,6 +98,22 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 	}
 	if !r.embedded && cfg.NATSURL == "" {
 		cfg.NATSURL = "nats://127.0.0.1:4222"
+	}
+	hasDemoProjects := false
+	for k := range cfg.Capture.Projects {
+		hasDemoProjects = hasDemoProjects || auth.IsDemoProjectKey(k)
+	}
+	if err := cfg.Auth.refuseDemoOnPublic(cfg.HTTPAddr); err != nil {
+		return err
+	}
+	if hasDemoProjects {
+		if err := auth.RefuseDemoOnPublic(cfg.HTTPAddr, false, true); err != nil {
+			return fmt.Errorf("PostHog demo project keys: %w", err)
+		}
+	}
+	limiter, err := cfg.Auth.limiter()
+	if err != nil {
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -162,6 +180,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 	mux := http.NewServeMux()
 	if r.ingest {
 		pub := streams.NewPublisher(js)
+		keys, err := cfg.Auth.producerKeys()
+		if err != nil {
+			return err
+		}
+		if keys.Len() == 0 {
+			log.Warn("no producer keys configured (--producer-keys-file): POST /v1/events refuses every request")
+		}
+		cfg.Ingest.Authorize, cfg.Ingest.Limiter = keys.Authorize, limiter
 		mux.Handle("POST /v1/events", ingest.New(cfg.Ingest, pub, reg, log))
 		if r.embedded && cfg.Demo {
 			for k, t := range demoProjects(cfg) {
@@ -194,10 +220,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		ready["clickhouse"] = store.Ready
 	}
 	apiCfg := api.Config{Partitions: cfg.Streams.Partitions, DelayedAfter: cfg.DelayedAfter, Ready: ready,
-		Lag: consumerLag(js, cfg)}
+		Lag: consumerLag(js, cfg), Limiter: limiter}
 	var reader api.Reader
 	if r.api {
 		reader = store
+		v, m, err := cfg.Auth.verifier(ctx)
+		if err != nil {
+			return err
+		}
+		apiCfg.Authenticate, apiCfg.Matrix = v.Authenticate, m
 	}
 	mux.Handle("/", api.New(apiCfg, reader, log, reg))
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
@@ -257,9 +288,17 @@ spendstream is running
   PostHog    point an SDK's host at %[1]s with project key %[5]s (tenant demo)
   metrics    %[1]s/metrics
   NATS       %[2]s   ClickHouse %[3]s/%[4]s
-Ctrl-C stops it.
-
 `, base, natsURL, cfg.ClickHouse.Addr, cfg.ClickHouse.Database, DemoProjectKey)
+	if cfg.Auth.LocalDemo && cfg.Auth.Secret == "" {
+		tenant := "demo"
+		if cfg.Demo {
+			tenant = demoFleet(cfg).Tenants[0].ID
+		}
+		fmt.Fprintf(os.Stderr, "Local demo credentials (loopback only): producer key %s; API tokens (Authorization: Bearer ...), 12 h:\n%s\n",
+			auth.DemoProducerKey, strings.Join(demoTokens(cfg.Auth, tenant), "\n"))
+		fmt.Fprintf(os.Stderr, "  e.g. curl -H \"Authorization: Bearer $(go run ./cmd/spendstream token --role cfo)\" %s/v1/freshness\n", base)
+	}
+	fmt.Fprint(os.Stderr, "Ctrl-C stops it.\n\n")
 }
 
 func migrateWithRetry(ctx context.Context, store *clickhouse.Store, log *slog.Logger) error {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 )
@@ -36,6 +37,11 @@ type Config struct {
 	QueueWait         time.Duration // how long a request may wait for capacity before 429
 	PublishTimeout    time.Duration
 	Limits            events.Limits
+	// Authorize identifies the producer of a request from its bearer key (auth.ProducerKeys); an
+	// error is a 401. Nil refuses every request (fail closed).
+	Authorize func(*http.Request) (auth.Producer, error)
+	// Limiter, when set, bounds each producer's request rate (429 with Retry-After beyond).
+	Limiter *auth.Limiter
 }
 
 // DefaultConfig returns the defaults.
@@ -131,7 +137,26 @@ func errorBody(code, msg string) map[string]any {
 	return map[string]any{"error": map[string]string{"code": code, "message": msg}}
 }
 
+// ReasonForbiddenTenant rejects an event for a tenant its producer key may not write for.
+const ReasonForbiddenTenant events.Reason = "forbidden_tenant"
+
 func (h *Handler) serve(r *http.Request) (int, any) {
+	if h.cfg.Authorize == nil {
+		return http.StatusUnauthorized, errorBody("unauthenticated", "missing or invalid producer key")
+	}
+	prod, err := h.cfg.Authorize(r)
+	if err != nil {
+		h.metrics.rejected.WithLabelValues("unauthenticated").Inc()
+		h.log.Info("ingest request not authenticated", "reason", auth.ReasonOf(err))
+		return http.StatusUnauthorized, errorBody("unauthenticated", "missing or invalid producer key; send Authorization: Bearer <key>")
+	}
+	if h.cfg.Limiter != nil {
+		if ok, wait := h.cfg.Limiter.Allow("producer:" + prod.Name); !ok {
+			h.metrics.overload.Inc()
+			return http.StatusTooManyRequests, errorBody("rate_limited",
+				fmt.Sprintf("request rate limit of producer %s exceeded; retry in %s", prod.Name, wait.Round(time.Second)))
+		}
+	}
 	raws, err := h.readEvents(r)
 	if err != nil {
 		var he *httpError
@@ -147,6 +172,10 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 		ev, err := events.Decode(raw, h.cfg.Limits)
 		if err == nil {
 			err = events.CheckFuture(ev, now, h.cfg.Limits)
+		}
+		if err == nil && !prod.MayWrite(ev.TenantID) {
+			err = &events.RejectError{Reason: ReasonForbiddenTenant, Field: "tenantid",
+				Detail: fmt.Sprintf("producer %s may not write for tenant %s", prod.Name, ev.TenantID)}
 		}
 		if err != nil {
 			reason := events.ReasonOf(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 	"github.com/spendstream/spendstream/schemas/generate"
@@ -157,10 +158,23 @@ func gz(t testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
+// testKeys are the producer keys of the tests: one for every tenant, one scoped to two tenants.
+var testKeys = func() auth.ProducerKeys {
+	k, err := auth.NewProducerKeys([]auth.ProducerKeyConfig{
+		{Key: "spk_test_all_0123456789abcdef", Name: "all", Tenants: []string{"*"}},
+		{Key: "spk_test_two_0123456789abcdef", Name: "two", Tenants: []string{"t-001", "t-002"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
 func testConfig() Config {
 	c := DefaultConfig()
 	c.QueueWait = 50 * time.Millisecond
 	c.PublishTimeout = 5 * time.Second
+	c.Authorize = testKeys.Authorize
 	return c
 }
 
@@ -172,6 +186,7 @@ func newTestHandler(cfg Config, pub Publisher) (*Handler, *prometheus.Registry) 
 }
 
 type request struct {
+	key         string // producer key; "" the all-tenants test key, "-" none
 	body        []byte
 	contentType string
 	encoding    string
@@ -180,6 +195,13 @@ type request struct {
 
 func post(h http.Handler, r request) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, "/v1/events", bytes.NewReader(r.body))
+	key := r.key
+	if key == "" {
+		key = "spk_test_all_0123456789abcdef"
+	}
+	if key != "-" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	if r.chunked {
 		req.ContentLength = -1
 		req.Body = io.NopCloser(bytes.NewReader(r.body))
@@ -834,6 +856,9 @@ func TestJetStream(t *testing.T) {
 			body = gz(t, body)
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL+"/v1/events", bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Authorization", "Bearer spk_test_all_0123456789abcdef")
+		}
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", contentType)
 		if gzipped {
@@ -918,4 +943,51 @@ func TestRejectedCarriesID(t *testing.T) {
 	require.Len(t, resp.Rejected, 1)
 	require.Equal(t, events.ReasonOutOfRange, resp.Rejected[0].Reason)
 	require.Equal(t, "bad-util-1", resp.Rejected[0].ID)
+}
+
+func TestProducerKeys(t *testing.T) {
+	items := generate.New(generate.Options{Seed: 42, Tenants: 4}).Window(testBase, testBase.Add(30*time.Minute))
+	var body []byte
+	tenants := map[string]bool{}
+	for _, it := range items[:40] {
+		body = append(append(body, it.Raw...), '\n')
+		tenants[it.Event.TenantID] = true
+	}
+	require.Greater(t, len(tenants), 2, "the sample spans more tenants than the scoped key may write")
+
+	pub := &fakePublisher{}
+	h, _ := newTestHandler(testConfig(), pub)
+	for name, key := range map[string]string{"no key": "-", "unknown key": "spk_nope", "malformed": "a b"} {
+		rec := post(h, request{key: key, body: body, contentType: "application/x-ndjson"})
+		require.Equal(t, http.StatusUnauthorized, rec.Code, name)
+		require.Contains(t, rec.Body.String(), `"unauthenticated"`)
+	}
+	require.Zero(t, pub.numCalls(), "nothing published without a valid key")
+
+	rec := post(h, request{key: "spk_test_two_0123456789abcdef", body: body, contentType: "application/x-ndjson"})
+	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+	var resp Response
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+	want := 0
+	for _, it := range items[:40] {
+		if it.Event.TenantID == "t-001" || it.Event.TenantID == "t-002" {
+			want++
+		}
+	}
+	require.Equal(t, want, resp.Accepted)
+	require.Len(t, resp.Rejected, 40-want)
+	for _, r := range resp.Rejected {
+		require.Equal(t, ReasonForbiddenTenant, r.Reason)
+	}
+
+	// Rate limit per producer.
+	lim, err := auth.NewLimiter(auth.LimiterConfig{Rate: 0.001, Burst: 1})
+	require.NoError(t, err)
+	cfg := testConfig()
+	cfg.Limiter = lim
+	h2, _ := newTestHandler(cfg, &fakePublisher{})
+	require.Equal(t, http.StatusAccepted, post(h2, request{body: body, contentType: "application/x-ndjson"}).Code)
+	rec = post(h2, request{body: body, contentType: "application/x-ndjson"})
+	require.Equal(t, http.StatusTooManyRequests, rec.Code)
+	require.NotEmpty(t, rec.Header().Get("Retry-After"))
 }
