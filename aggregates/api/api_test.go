@@ -19,8 +19,8 @@ import (
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/api"
-	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/api/apitest"
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
@@ -216,7 +216,7 @@ func TestErrors(t *testing.T) {
 			body: `{"error":{"code":"unauthenticated","message":"missing or invalid credentials"}}`},
 		"forbidden": {target: "/v1/rollups/vps-utilization", status: 403, noRead: true,
 			config: func(c *api.Config) { c.Authenticate = as(auth.RoleProcurement, "") },
-			body: `{"error":{"code":"forbidden","message":"not allowed"}}`},
+			body:   `{"error":{"code":"forbidden","message":"not allowed"}}`},
 		"a principal without roles fails closed": {target: "/v1/rollups/vps-utilization", status: 403, noRead: true,
 			config: func(c *api.Config) {
 				c.Authenticate = func(*http.Request) (auth.Principal, error) { return auth.Principal{Subject: "x"}, nil }
