@@ -33,6 +33,8 @@ import (
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/auth"
+	"github.com/spendstream/spendstream/aggregates/cost"
+	"github.com/spendstream/spendstream/aggregates/cost/pricelist"
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
@@ -89,6 +91,14 @@ type Config struct {
 	Audit func(auth.AuditRecord)
 	// Limiter, when set, bounds each caller's request rate (by subject): 429 with Retry-After.
 	Limiter *auth.Limiter
+	// Prices returns the price list in force (nil: none loaded; cost endpoints answer 503). The
+	// cost endpoints exist when it is set and the reader implements CostReader.
+	Prices func() *pricelist.PriceList
+	// Recommend holds the recommendation thresholds and lookback (zero fields: defaults).
+	Recommend cost.RecommendConfig
+	// Initiatives stores tracked initiatives; the initiative routes exist when it and the cost
+	// endpoints are set.
+	Initiatives InitiativeStore
 	// Ready holds the readiness checks of /readyz by dependency name (e.g. "clickhouse", "nats").
 	Ready map[string]func(context.Context) error
 	// ReadyTimeout bounds each readiness check (default 2s).
@@ -146,6 +156,8 @@ type server struct {
 	cfg     Config
 	reader  Reader
 	events  EventReader // nil when the reader has no event roll-ups
+	costs   CostReader  // nil when the cost endpoints are off
+	inits   InitiativeStore
 	log     *slog.Logger
 	metrics *httpMetrics
 	mux     *http.ServeMux
@@ -185,9 +197,50 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 		s.handle("GET /v1/rollups/events", s.notEnabled)
 		s.handle("GET /v1/segments", s.notEnabled)
 	}
+	costRoutes := []struct {
+		pattern string
+		need    auth.Capability
+		h       func(http.ResponseWriter, *http.Request, caller)
+	}{
+		{"GET /v1/costs/overview", auth.CapCostsRead, s.costOverview},
+		{"GET /v1/costs/breakdown", auth.CapCostsRead, s.costBreakdown},
+		{"GET /v1/tenants/{tenant_id}/costs", auth.CapTenantCostsRead, s.tenantCosts},
+		{"GET /v1/vendors/compare", auth.CapVendorsRead, s.vendorsCompare},
+		{"GET /v1/recommendations", "", s.recommendationsList},
+	}
+	cr, ok := reader.(CostReader)
+	if ok && cfg.Prices != nil {
+		s.costs = cr
+	}
+	for _, rt := range costRoutes {
+		switch {
+		case s.costs == nil:
+			s.handle(rt.pattern, s.notEnabled)
+		case rt.need == "":
+			s.handle(rt.pattern, s.authenticated(rt.h))
+		default:
+			s.handle(rt.pattern, s.scoped(rt.need, rt.h))
+		}
+	}
+	initRoutes := map[string]func(http.ResponseWriter, *http.Request, caller){
+		"POST /v1/initiatives": s.createInitiative, "GET /v1/initiatives": s.listInitiatives,
+		"GET /v1/initiatives/{id}": s.getInitiative, "PATCH /v1/initiatives/{id}": s.patchInitiative,
+	}
+	if s.costs != nil && cfg.Initiatives != nil {
+		s.inits = cfg.Initiatives
+	}
+	for pattern, h := range initRoutes {
+		if s.inits == nil {
+			s.handle(pattern, s.notEnabled)
+		} else {
+			s.handle(pattern, s.scoped(initiativeCaps[pattern], h))
+		}
+	}
 	// Other methods on a known path: 405 with a JSON body (ServeMux's own 405 is plain text).
 	for _, p := range []string{"/healthz", "/readyz", "/v1/rollups/email-volume", "/v1/rollups/vps-utilization",
-		"/v1/rollups/events", "/v1/segments", "/v1/freshness"} {
+		"/v1/rollups/events", "/v1/segments", "/v1/freshness", "/v1/costs/overview", "/v1/costs/breakdown",
+		"/v1/tenants/{tenant_id}/costs", "/v1/vendors/compare", "/v1/recommendations",
+		"/v1/initiatives", "/v1/initiatives/{id}"} {
 		s.handle(p, s.methodNotAllowed)
 	}
 	s.handle("/", s.notFound)
@@ -228,8 +281,14 @@ func (c caller) checkTenants(tenantFilter string, groupBy []aggregates.Dimension
 	return nil
 }
 
-// scoped authenticates the caller and checks it holds need before h runs; h never runs without a
-// valid scope. Every outcome is audited.
+// authenticated is scoped for a handler that checks its own capabilities (it still needs a caller
+// with a valid scope).
+func (s *server) authenticated(h func(http.ResponseWriter, *http.Request, caller)) http.HandlerFunc {
+	return s.scoped("", h)
+}
+
+// scoped authenticates the caller and checks it holds need (none when empty) before h runs; h
+// never runs without a valid scope. Every outcome is audited.
 func (s *server) scoped(need auth.Capability, h func(http.ResponseWriter, *http.Request, caller)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -251,7 +310,7 @@ func (s *server) scoped(need auth.Capability, h func(http.ResponseWriter, *http.
 				return
 			}
 		}
-		if !c.can(need) || c.scope.Validate() != nil {
+		if (need != "" && !c.can(need)) || c.scope.Validate() != nil {
 			s.log.Warn("request forbidden", "path", r.URL.Path, "subject", p.Subject, "roles", p.Roles,
 				"tenant_id", p.TenantID, "need", need)
 			s.fail(rec, r, ErrForbidden)

@@ -39,6 +39,8 @@ type envelope struct {
 	GeneratedAt    jsonTime      `json:"generated_at"`
 	Freshness      freshnessJSON `json:"freshness"`
 	Window         *windowJSON   `json:"window,omitempty"`
+	// Labels are the two sentences every response with a cost figure carries.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // newEnvelope stamps data with the freshness of the pipeline it was read from.
@@ -211,6 +213,16 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusTooManyRequests, errorBody{"rate_limited", "too many requests; retry after the delay in Retry-After"}
 	case errors.Is(err, errNotEnabled):
 		return http.StatusNotImplemented, errorBody{"not_implemented", "the query API is not enabled in this process"}
+	case errors.Is(err, errPrecondition):
+		return http.StatusPreconditionRequired, errorBody{"precondition_required", "send If-Match with the ETag of the initiative you read"}
+	case errors.As(err, new(*preconditionError)):
+		return http.StatusPreconditionFailed, errorBody{"precondition_failed", err.Error()}
+	case errors.As(err, new(*conflictError)):
+		return http.StatusConflict, errorBody{"conflict", err.Error()}
+	case errors.Is(err, errNotFoundInitiative):
+		return http.StatusNotFound, errorBody{"not_found", "no such initiative"}
+	case errors.Is(err, errNoPrices):
+		return http.StatusServiceUnavailable, errorBody{"unavailable", "price list unavailable"}
 	case errors.As(err, &de):
 		return http.StatusServiceUnavailable, errorBody{"unavailable", de.dep + " unavailable"}
 	}

@@ -32,6 +32,9 @@ type Config struct {
 	Capture    ingest.CaptureConfig
 	Auth       AuthConfig
 
+	PriceList      string
+	PriceListWatch time.Duration
+
 	PostHogProjects    string // key=tenant,... (parsed into Capture.Projects)
 	PostHogForwardURL  string
 	PostHogForwardKey  string
@@ -108,13 +111,15 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 		fs.BoolVar(&c.PostHogPersonProps, "posthog-person-properties", true, "let person properties ($set) set the tenant segment too")
 	}
 	if has["api"] {
+		fs.StringVar(&c.PriceList, "price-list", c.PriceList, "price list YAML for the cost endpoints (reloaded on SIGHUP; a bad file is refused and the old one kept)")
+		fs.DurationVar(&c.PriceListWatch, "price-list-watch", 30*time.Second, "also reload the price list when its file changes, checked this often (0: SIGHUP only)")
 		fs.DurationVar(&c.DelayedAfter, "delayed-after", 2*time.Minute, "freshness: a pipeline whose watermark lags more than this is delayed")
 	}
 	if has["demo"] {
 		fs.BoolVar(&c.Demo, "demo", false, "run the demo generator in-process (backfill history, then live events)")
 		fs.Int64Var(&c.DemoSeed, "demo-seed", 42, "demo generator seed")
-		fs.IntVar(&c.DemoTenants, "demo-tenants", 8, "demo tenants")
-		fs.DurationVar(&c.DemoBackfill, "demo-backfill", 48*time.Hour, "demo history published through the backfill lane at start")
+		fs.IntVar(&c.DemoTenants, "demo-tenants", 16, "demo tenants (16: every recommendation kind has a case in the demo)")
+		fs.DurationVar(&c.DemoBackfill, "demo-backfill", 30*24*time.Hour, "demo history published through the backfill lane at start (sampled every 10 min)")
 		fs.Float64Var(&c.DemoFaultRate, "demo-fault-rate", 0.002, "share of demo events that are duplicates, late or malformed")
 	}
 }

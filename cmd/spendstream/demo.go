@@ -138,12 +138,17 @@ func demoLoop(ctx context.Context, o demoOptions, send sink, log *slog.Logger) e
 		return err
 	}
 	sent := len(inv)
+	// History is sampled more coarsely than live traffic (the same fleet, at most one VPS sample
+	// per 10 minutes and one email report per hour), so that weeks of it publish in a minute.
+	ho := o.gen
+	ho.SampleEvery, ho.EmailEvery = max(ho.SampleEvery, 10*time.Minute), max(ho.EmailEvery, time.Hour)
+	hist := generate.New(ho)
 	for t := start; t.Before(now); t = t.Add(time.Hour) {
 		end := t.Add(time.Hour)
 		if end.After(now) {
 			end = now
 		}
-		items := historical(g.Window(t, end))
+		items := historical(hist.Window(t, end))
 		if err := sendChunks(ctx, send, items); err != nil {
 			return err
 		}

@@ -48,6 +48,7 @@ commands:
   api        query API over the roll-ups
   migrate    apply the ClickHouse schema and exit
   generate   publish seeded demo or load events
+  check-price-list FILE   validate a price list, printing each problem with its line
   token      print a local API token: token --role cfo|coo|procurement|ops|tenant_admin [--tenant ID] [--ttl 12h]
 
 Run "spendstream <command> -h" for its flags. Every flag has an env twin SPENDSTREAM_<FLAG_NAME>.
@@ -74,6 +75,11 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return cmdGenerate(ctx, rest, getenv)
 	case "token":
 		return cmdToken(rest, getenv)
+	case "check-price-list":
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: spendstream check-price-list FILE")
+		}
+		return checkPriceList(rest[0])
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/spendstream/spendstream/aggregates/api"
 	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
+	"github.com/spendstream/spendstream/aggregates/initiatives"
 	"github.com/spendstream/spendstream/consumers"
 	"github.com/spendstream/spendstream/consumers/ingest"
 	"github.com/spendstream/spendstream/consumers/posthogfwd"
@@ -74,6 +75,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 	if r.embedded {
 		cfg.PostHogProjects = DemoProjectKey + "=demo" // the local default config
 		cfg.Auth.LocalDemo = true
+		if _, err := os.Stat(DefaultPriceList); err == nil {
+			cfg.PriceList = DefaultPriceList
+		}
 	}
 	name := "spendstream"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -229,6 +233,17 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 			return err
 		}
 		apiCfg.Authenticate, apiCfg.Matrix = v.Authenticate, m
+		prices, err := loadPrices(cfg.PriceList, log)
+		if err != nil {
+			return err
+		}
+		apiCfg.Prices = prices.Current
+		g.Go(func() error { watchPrices(gctx, prices, cfg.PriceList, cfg.PriceListWatch, log); return nil })
+		inits, err := initiatives.OpenStore(ctx, js, cfg.Streams.Replicas)
+		if err != nil {
+			return fmt.Errorf("initiatives: %w", err)
+		}
+		apiCfg.Initiatives = inits
 	}
 	mux.Handle("/", api.New(apiCfg, reader, log, reg))
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})

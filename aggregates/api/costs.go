@@ -1,0 +1,470 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/aggregates/auth"
+	"github.com/spendstream/spendstream/aggregates/cost"
+	"github.com/spendstream/spendstream/aggregates/cost/pricelist"
+	"github.com/spendstream/spendstream/aggregates/window"
+	"github.com/spendstream/spendstream/schemas/events"
+)
+
+// CostReader is the optional part of a Reader the cost endpoints need besides the roll-ups: the
+// resource inventory and the tenant segment history. *clickhouse.Store implements it.
+type CostReader interface {
+	Inventory(ctx context.Context, scope aggregates.Scope, q aggregates.InventoryQuery) ([]aggregates.InventoryRecord, error)
+	SegmentHistory(ctx context.Context, scope aggregates.Scope, q aggregates.SegmentHistoryQuery) ([]aggregates.SegmentRecord, error)
+}
+
+// Cost defaults.
+const (
+	// DefaultCostWindow is the window of the cost endpoints when the request has none.
+	DefaultCostWindow = 30 * 24 * time.Hour
+	// MaxCostWindow bounds a cost request's window.
+	MaxCostWindow = 400 * 24 * time.Hour
+)
+
+var costParams = []string{"from", "to"}
+
+// errNoPrices is a 503: no valid price list is loaded.
+var errNoPrices = errors.New("no price list loaded")
+
+// costRequest is a parsed cost request: its window, aligned to whole UTC days.
+type costRequest struct {
+	window cost.Window
+	params url.Values
+}
+
+// parseCostRequest parses from/to (RFC 3339; default the last 30 days up to now), aligned to days
+// (from down, to up), plus the endpoint's extra parameters.
+func parseCostRequest(r *http.Request, now time.Time, extra ...string) (costRequest, error) {
+	q, err := parseQuery(r)
+	if err != nil {
+		return costRequest{}, err
+	}
+	if err := unknownParams(q, append(slices.Clone(costParams), extra...)); err != nil {
+		return costRequest{}, err
+	}
+	to := ceil(now.UTC(), window.Step1d)
+	if v := q.Get("to"); v != "" {
+		if to, err = parseTime("to", v); err != nil {
+			return costRequest{}, err
+		}
+		to = ceil(to, window.Step1d)
+	}
+	from := to.Add(-DefaultCostWindow)
+	if v := q.Get("from"); v != "" {
+		if from, err = parseTime("from", v); err != nil {
+			return costRequest{}, err
+		}
+		from = window.Assign(from, window.Step1d)
+	}
+	if !from.Before(to) {
+		return costRequest{}, badParam("from", "want a time before to")
+	}
+	if to.Sub(from) > MaxCostWindow {
+		return costRequest{}, badParam("from/to", "the window is %d days; want at most %d", to.Sub(from)/window.Step1d, MaxCostWindow/window.Step1d)
+	}
+	return costRequest{window: cost.Window{From: from, To: to}, params: q}, nil
+}
+
+// costInput reads everything the model needs for w from the store. Cost data is read across
+// tenants even for a tenant-scoped caller, because a shared resource's split needs every sharer's
+// usage; handlers serve a tenant-scoped caller only its own figures (cost.Model.Tenant).
+func (s *server) costInput(ctx context.Context, w cost.Window) (cost.Input, error) {
+	prices := s.cfg.Prices()
+	if prices == nil {
+		return cost.Input{}, errNoPrices
+	}
+	all := aggregates.Scope{All: true}
+	in := cost.Input{Window: w, PriceList: prices}
+	inv, err := s.costs.Inventory(ctx, all, aggregates.InventoryQuery{Until: w.To})
+	if err != nil {
+		return in, unavailable("clickhouse", err)
+	}
+	for _, r := range inv {
+		in.Inventory = append(in.Inventory, cost.InventoryEvent{Time: r.EventTime, TenantID: r.TenantID,
+			ResourceID: r.ResourceID, Kind: pricelist.ResourceKind(r.Kind), Provider: r.Provider, Region: r.Region,
+			Plan: r.Plan, Action: cost.Action(r.Action), Shared: r.Shared})
+	}
+	days := aggregates.RollupQuery{From: w.From, To: w.To, Step: window.Step1d}
+	vq := aggregates.VPSQuery{RollupQuery: days}
+	vq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID, aggregates.DimProvider, aggregates.DimPlan}
+	vps, err := s.reader.VPSUtilization(ctx, all, vq)
+	if err != nil {
+		return in, unavailable("clickhouse", err)
+	}
+	for _, r := range vps {
+		in.VPSUsage = append(in.VPSUsage, cost.VPSUsage{Day: r.WindowStart, TenantID: r.TenantID, ResourceID: r.ResourceID,
+			Provider: r.Provider, Plan: r.Plan, Samples: r.Samples, CPUCoreSeconds: r.CPUCoreSeconds,
+			CPUAvg: r.CPUAvg, CPUP95: r.CPUP95, MemAvg: r.MemAvg, MemP95: r.MemP95})
+	}
+	eq := aggregates.EmailQuery{RollupQuery: days}
+	eq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimIP, aggregates.DimPool, aggregates.DimProvider}
+	email, err := s.reader.EmailVolume(ctx, all, eq)
+	if err != nil {
+		return in, unavailable("clickhouse", err)
+	}
+	for _, r := range email {
+		in.EmailUsage = append(in.EmailUsage, cost.EmailUsage{Day: r.WindowStart, TenantID: r.TenantID, IP: r.IP,
+			Pool: r.Pool, Provider: r.Provider, Sent: r.Sent, Delivered: r.Delivered, Bounced: r.Bounced,
+			Deferred: r.Deferred, Complained: r.Complained})
+	}
+	segs, err := s.costs.SegmentHistory(ctx, all, aggregates.SegmentHistoryQuery{Until: w.To})
+	if err != nil {
+		return in, unavailable("clickhouse", err)
+	}
+	for _, r := range segs {
+		in.Segments = append(in.Segments, cost.SegmentChange{TenantID: r.TenantID, Property: r.Property,
+			Value: r.Value, EffectiveFrom: r.EffectiveFrom})
+	}
+	return in, nil
+}
+
+// model computes the cost model of w.
+func (s *server) model(ctx context.Context, w cost.Window) (*cost.Model, error) {
+	in, err := s.costInput(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	m, err := cost.Compute(in)
+	if err != nil {
+		return nil, fmt.Errorf("cost model: %w", err)
+	}
+	return m, nil
+}
+
+// lookback is the window recommendations are computed over: the lookback days ending at to.
+func (s *server) lookback(to time.Time) cost.Window {
+	days := s.cfg.Recommend.LookbackDays
+	if days <= 0 {
+		days = cost.DefaultRecommendConfig().LookbackDays
+	}
+	return cost.Window{From: to.Add(-time.Duration(days) * window.Step1d), To: to}
+}
+
+// recommendations computes the recommendations over the lookback window ending at to.
+func (s *server) recommendations(ctx context.Context, to time.Time) (cost.Recommendations, *cost.Model, error) {
+	m, err := s.model(ctx, s.lookback(to))
+	if err != nil {
+		return cost.Recommendations{}, nil, err
+	}
+	recs, err := cost.Recommend(m, s.cfg.Recommend)
+	if err != nil {
+		return cost.Recommendations{}, nil, fmt.Errorf("recommendations: %w", err)
+	}
+	return recs, m, nil
+}
+
+// serveCost runs compute under the query timeout and writes the cost envelope: data, labels,
+// window and the live pipeline's freshness (progress is read first, as for the roll-ups).
+func (s *server) serveCost(w http.ResponseWriter, r *http.Request, c caller, now time.Time, win cost.Window,
+	compute func(ctx context.Context) (any, error)) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	progress, err := s.reader.LaneProgress(ctx, c.scope)
+	if err != nil {
+		s.fail(w, r, unavailable("clickhouse", err))
+		return
+	}
+	data, err := compute(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := buildFreshness(progress, s.cfg.Partitions, now, s.cfg.DelayedAfter)
+	env := newEnvelope(data, f, now, events.LaneLive)
+	env.Window = &windowJSON{From: jsonTime(win.From), To: jsonTime(win.To), Step: "1d"}
+	env.Labels = cost.Labels()
+	s.writeJSON(w, r, http.StatusOK, env)
+}
+
+// amount is a main cost number with its currency and explanation.
+type amount struct {
+	Amount        cost.Money         `json:"amount"`
+	Currency      string             `json:"currency"`
+	HowCalculated cost.HowCalculated `json:"how_calculated"`
+}
+
+type savingsJSON struct {
+	Low           cost.Money         `json:"low"`
+	High          cost.Money         `json:"high"`
+	Currency      string             `json:"currency"`
+	Opportunities int                `json:"opportunities"`
+	HowCalculated cost.HowCalculated `json:"how_calculated"`
+}
+
+type underutilizedJSON struct {
+	RecommendationID string            `json:"recommendation_id"`
+	ResourceIDs      []string          `json:"resource_ids"`
+	Summary          string            `json:"summary"`
+	Evidence         []cost.Metric     `json:"evidence"`
+	SavingsMonthly   cost.SavingsRange `json:"savings_monthly"`
+}
+
+type overviewJSON struct {
+	EstimatedMonthlySpend amount              `json:"estimated_monthly_spend"`
+	WindowTotal           amount              `json:"window_total"`
+	Unattributed          cost.Money          `json:"unattributed"`
+	EstimatedSavings      savingsJSON         `json:"estimated_savings"`
+	TopTenants            []cost.Group        `json:"top_tenants,omitempty"`
+	TopVendors            []cost.Group        `json:"top_vendors,omitempty"`
+	ByResourceType        []cost.Group        `json:"by_resource_type"`
+	Underutilized         []underutilizedJSON `json:"underutilized_resources"`
+	Unpriced              []cost.Unpriced     `json:"unpriced"`
+	Warnings              []cost.Warning      `json:"warnings"`
+	PriceListVersion      string              `json:"price_list_version"`
+}
+
+// topN keeps the n costliest groups (groups come sorted by cost), dropping daily series.
+func topN(groups []cost.Group, n int) []cost.Group {
+	out := make([]cost.Group, 0, n)
+	for _, g := range groups {
+		if len(out) == n {
+			break
+		}
+		g.Days = nil
+		out = append(out, g)
+	}
+	return out
+}
+
+func (s *server) costOverview(w http.ResponseWriter, r *http.Request, c caller) {
+	now := s.cfg.Now()
+	req, err := parseCostRequest(r, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+		m, err := s.model(ctx, req.window)
+		if err != nil {
+			return nil, err
+		}
+		recs, _, err := s.recommendations(ctx, req.window.To)
+		if err != nil {
+			return nil, err
+		}
+		t := m.Totals
+		out := overviewJSON{
+			EstimatedMonthlySpend: amount{t.EstimatedMonthly, m.Currency, t.EstimatedMonthlyHowCalculated},
+			WindowTotal:           amount{t.Total, m.Currency, t.HowCalculated},
+			Unattributed:          t.Unattributed,
+			EstimatedSavings: savingsJSON{Low: recs.SavingsMonthly.Low, High: recs.SavingsMonthly.High, Currency: m.Currency,
+				Opportunities: len(recs.Items), HowCalculated: cost.HowCalculated{
+					Method:           "sum of the monthly savings ranges (low and high) of every recommendation; see GET /v1/recommendations for each one's arithmetic",
+					Inputs:           []string{fmt.Sprintf("%d recommendations over the %d-day lookback", len(recs.Items), recs.Config.LookbackDays)},
+					PriceListVersion: m.PriceListVersion, Window: s.lookback(req.window.To)}},
+			ByResourceType:   topN(t.ByResourceType, len(t.ByResourceType)),
+			Underutilized:    []underutilizedJSON{},
+			Unpriced:         m.Unpriced,
+			Warnings:         m.Warnings,
+			PriceListVersion: m.PriceListVersion,
+		}
+		if c.can(auth.CapCostsByTenant) {
+			out.TopTenants = topN(t.ByTenant, 5)
+		}
+		if c.can(auth.CapCostsByProvider) {
+			out.TopVendors = topN(t.ByProvider, 5)
+		}
+		for _, rec := range recs.Items {
+			if rec.Kind == cost.KindConsolidateVPS {
+				out.Underutilized = append(out.Underutilized, underutilizedJSON{RecommendationID: rec.ID,
+					ResourceIDs: rec.Targets.ResourceIDs, Summary: rec.Summary, Evidence: rec.Evidence,
+					SavingsMonthly: rec.SavingsMonthly})
+			}
+		}
+		return out, nil
+	})
+}
+
+// breakdowns by dimension, and the capability each needs beyond costs:read.
+var breakdowns = map[string]auth.Capability{
+	"resource_type": "",
+	"plan":          "",
+	"tier":          "",
+	"provider":      auth.CapCostsByProvider,
+	"tenant":        auth.CapCostsByTenant,
+}
+
+type breakdownJSON struct {
+	By            string             `json:"by"`
+	Step          string             `json:"step"`
+	Total         cost.Money         `json:"total"`
+	Currency      string             `json:"currency"`
+	Groups        []cost.Group       `json:"groups"`
+	ByDay         []cost.DayCost     `json:"by_day,omitempty"`
+	HowCalculated cost.HowCalculated `json:"how_calculated"`
+}
+
+func (s *server) costBreakdown(w http.ResponseWriter, r *http.Request, c caller) {
+	now := s.cfg.Now()
+	req, err := parseCostRequest(r, now, "by", "step")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	by := req.params.Get("by")
+	if by == "" {
+		by = "resource_type"
+	}
+	need, ok := breakdowns[by]
+	if !ok {
+		s.fail(w, r, badParam("by", "want one of resource_type, provider, plan, tier, tenant, got %s", echo(by)))
+		return
+	}
+	if need != "" && !c.can(need) {
+		s.fail(w, r, fmt.Errorf("%w: by=%s needs %s", ErrForbidden, by, need))
+		return
+	}
+	step := req.params.Get("step")
+	switch step {
+	case "", "1d":
+		step = "1d"
+	case "total":
+	default:
+		s.fail(w, r, badParam("step", "want 1d or total, got %s", echo(step)))
+		return
+	}
+	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+		m, err := s.model(ctx, req.window)
+		if err != nil {
+			return nil, err
+		}
+		t := m.Totals
+		groups := map[string][]cost.Group{"resource_type": t.ByResourceType, "provider": t.ByProvider,
+			"plan": t.ByPlan, "tier": t.ByTier, "tenant": t.ByTenant}[by]
+		out := breakdownJSON{By: by, Step: step, Total: t.Total, Currency: m.Currency, HowCalculated: t.HowCalculated}
+		if step == "total" {
+			out.Groups = topN(groups, len(groups))
+		} else {
+			out.Groups, out.ByDay = groups, t.ByDay
+		}
+		if out.Groups == nil {
+			out.Groups = []cost.Group{}
+		}
+		return out, nil
+	})
+}
+
+func (s *server) tenantCosts(w http.ResponseWriter, r *http.Request, c caller) {
+	now := s.cfg.Now()
+	tenant := r.PathValue("tenant_id")
+	if !events.ValidTenant(tenant) {
+		s.fail(w, r, badParam("tenant_id", "want a tenant id of letters, digits, '-' and '_' (at most 64), got %s", echo(tenant)))
+		return
+	}
+	if err := c.checkTenants(tenant, nil); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := parseCostRequest(r, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+		m, err := s.model(ctx, req.window)
+		if err != nil {
+			return nil, err
+		}
+		return m.Tenant(tenant), nil
+	})
+}
+
+func (s *server) vendorsCompare(w http.ResponseWriter, r *http.Request, c caller) {
+	now := s.cfg.Now()
+	req, err := parseCostRequest(r, now, "kind")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind := req.params.Get("kind")
+	if kind != "email" && kind != "vps" && kind != "" {
+		s.fail(w, r, badParam("kind", "want email or vps, got %s", echo(kind)))
+		return
+	}
+	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+		m, err := s.model(ctx, req.window)
+		if err != nil {
+			return nil, err
+		}
+		v := m.Vendors
+		switch kind {
+		case "email":
+			v.VPS = nil
+		case "vps":
+			v.Email, v.EmailPools = nil, nil
+		}
+		return v, nil
+	})
+}
+
+// vendorKinds are the recommendation kinds about vendors and commitments
+// (auth.CapRecommendationsVendors).
+var vendorKinds = []cost.Kind{cost.KindRebalanceIPPool, cost.KindAdjustCommitment}
+
+// visibleRecommendations keeps what the caller may see: vendor/commitment kinds only without
+// recommendations:read, no tenant-plan findings without costs:by_tenant, and no tenant ids
+// without tenants:identify.
+func visibleRecommendations(c caller, recs []cost.Recommendation) []cost.Recommendation {
+	out := make([]cost.Recommendation, 0, len(recs))
+	for _, rec := range recs {
+		if !c.can(auth.CapRecommendationsRead) && !slices.Contains(vendorKinds, rec.Kind) {
+			continue
+		}
+		if rec.Kind == cost.KindAdjustTenantPlan && !c.can(auth.CapCostsByTenant) {
+			continue
+		}
+		if !c.identify() || !c.can(auth.CapCostsByTenant) {
+			rec.Targets.TenantIDs = []string{}
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c caller) {
+	if !c.can(auth.CapRecommendationsRead) && !c.can(auth.CapRecommendationsVendors) {
+		s.fail(w, r, ErrForbidden)
+		return
+	}
+	now := s.cfg.Now()
+	req, err := parseCostRequest(r, now, "kind")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind := cost.Kind(req.params.Get("kind"))
+	switch kind {
+	case "", cost.KindConsolidateVPS, cost.KindRebalanceIPPool, cost.KindAdjustCommitment, cost.KindAdjustTenantPlan:
+	default:
+		s.fail(w, r, badParam("kind", "want consolidate_vps, rebalance_ip_pool, adjust_commitment or adjust_tenant_plan, got %s", echo(string(kind))))
+		return
+	}
+	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+		recs, _, err := s.recommendations(ctx, req.window.To)
+		if err != nil {
+			return nil, err
+		}
+		items := visibleRecommendations(c, recs.Items)
+		if kind != "" {
+			items = slices.DeleteFunc(items, func(r cost.Recommendation) bool { return r.Kind != kind })
+		}
+		recs.Items = items
+		recs.SavingsMonthly = cost.SavingsRange{}
+		for _, it := range items {
+			recs.SavingsMonthly.Low += it.SavingsMonthly.Low
+			recs.SavingsMonthly.High += it.SavingsMonthly.High
+		}
+		return recs, nil
+	})
+}
