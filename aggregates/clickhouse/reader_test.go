@@ -16,6 +16,7 @@ import (
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/api"
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/api/apitest"
 	"github.com/spendstream/spendstream/schemas/events"
 )
@@ -79,7 +80,7 @@ func TestReaderFreshness(t *testing.T) {
 			Sources    []source `json:"sources"`
 		} `json:"freshness"`
 	}
-	h := api.New(api.Config{Partitions: 3, Now: func() time.Time { return now }}, s, nil, prometheus.NewRegistry())
+	h := api.New(api.Config{Partitions: 3, Now: func() time.Time { return now }, Authenticate: asCFO}, s, nil, prometheus.NewRegistry())
 	get := func() response {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/rollups/vps-utilization", nil))
@@ -122,6 +123,11 @@ func TestReaderFreshness(t *testing.T) {
 	require.Nil(t, r.Freshness.Sources[1].AggregatedAsOf)
 }
 
+// asCFO authenticates every request as a cross-tenant reader.
+func asCFO(*http.Request) (auth.Principal, error) {
+	return auth.Principal{Subject: "test", Roles: []auth.Role{auth.RoleCFO}}, nil
+}
+
 // TestReaderUnavailable checks that a failing server surfaces as a 503 without driver text.
 func TestReaderUnavailable(t *testing.T) {
 	if os.Getenv("SPENDSTREAM_CLICKHOUSE_ADDR") == "" {
@@ -132,7 +138,7 @@ func TestReaderUnavailable(t *testing.T) {
 	s, err := Open(cfg, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
-	h := api.New(api.Config{Partitions: 1}, s, nil, nil)
+	h := api.New(api.Config{Partitions: 1, Authenticate: asCFO}, s, nil, nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/rollups/email-volume", nil))
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)

@@ -116,6 +116,9 @@ type demoOptions struct {
 	live          bool
 	tick          time.Duration
 	rate          float64 // events/s cap on publishing (0: as fast as the sink takes them)
+	// coarseHistory samples the history at most every 10 minutes (VPS) and every hour (email),
+	// so that weeks of it publish in a minute (the demo of `run`).
+	coarseHistory bool
 }
 
 // demoLoop publishes the fleet's inventory and history through the backfill lane, then live events
@@ -138,11 +141,12 @@ func demoLoop(ctx context.Context, o demoOptions, send sink, log *slog.Logger) e
 		return err
 	}
 	sent := len(inv)
-	// History is sampled more coarsely than live traffic (the same fleet, at most one VPS sample
-	// per 10 minutes and one email report per hour), so that weeks of it publish in a minute.
-	ho := o.gen
-	ho.SampleEvery, ho.EmailEvery = max(ho.SampleEvery, 10*time.Minute), max(ho.EmailEvery, time.Hour)
-	hist := generate.New(ho)
+	hist := g
+	if o.coarseHistory { // the same fleet, sampled less often
+		ho := o.gen
+		ho.SampleEvery, ho.EmailEvery = max(ho.SampleEvery, 10*time.Minute), max(ho.EmailEvery, time.Hour)
+		hist = generate.New(ho)
+	}
 	for t := start; t.Before(now); t = t.Add(time.Hour) {
 		end := t.Add(time.Hour)
 		if end.After(now) {
@@ -237,7 +241,7 @@ func demoGenOptions(seed int64, tenants, vpsPerTenant int, faults float64) gener
 func runDemo(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) error {
 	pub := streams.NewPublisher(js)
 	o := demoOptions{gen: demoGenOptions(cfg.DemoSeed, cfg.DemoTenants, 0, cfg.DemoFaultRate),
-		backfill: cfg.DemoBackfill, live: true, tick: 10 * time.Second}
+		backfill: cfg.DemoBackfill, live: true, tick: 10 * time.Second, coarseHistory: true}
 	// History is published once per data dir: event ids repeat across runs, and the stream's
 	// duplicate window is minutes, so a second publication would count the history twice.
 	if s, err := js.Stream(ctx, streams.StreamBackfill); err == nil {
