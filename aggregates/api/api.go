@@ -96,6 +96,9 @@ type Config struct {
 	Prices func() *pricelist.PriceList
 	// Recommend holds the recommendation thresholds and lookback (zero fields: defaults).
 	Recommend cost.RecommendConfig
+	// CostCacheTTL is how long a computed cost model is reused (default 30 s; negative: never).
+	// Responses from a reused model are stamped with the data it was computed from.
+	CostCacheTTL time.Duration
 	// Initiatives stores tracked initiatives; the initiative routes exist when it and the cost
 	// endpoints are set.
 	Initiatives InitiativeStore
@@ -137,6 +140,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.CostCacheTTL == 0 {
+		c.CostCacheTTL = DefaultCostCacheTTL
+	}
 }
 
 // Validate checks the configuration.
@@ -158,6 +164,7 @@ type server struct {
 	events  EventReader // nil when the reader has no event roll-ups
 	costs   CostReader  // nil when the cost endpoints are off
 	inits   InitiativeStore
+	cache   modelCache
 	log     *slog.Logger
 	metrics *httpMetrics
 	mux     *http.ServeMux
@@ -174,9 +181,11 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux()}
+	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux(),
+		cache: modelCache{ttl: cfg.CostCacheTTL}}
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
+	s.handle("GET /openapi.json", s.openapi)
 	if cfg.Audit == nil {
 		s.cfg.Audit = func(a auth.AuditRecord) { auth.LogAudit(log, a) }
 	}

@@ -79,11 +79,7 @@ func parseCostRequest(r *http.Request, now time.Time, extra ...string) (costRequ
 // costInput reads everything the model needs for w from the store. Cost data is read across
 // tenants even for a tenant-scoped caller, because a shared resource's split needs every sharer's
 // usage; handlers serve a tenant-scoped caller only its own figures (cost.Model.Tenant).
-func (s *server) costInput(ctx context.Context, w cost.Window) (cost.Input, error) {
-	prices := s.cfg.Prices()
-	if prices == nil {
-		return cost.Input{}, errNoPrices
-	}
+func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist.PriceList) (cost.Input, error) {
 	all := aggregates.Scope{All: true}
 	in := cost.Input{Window: w, PriceList: prices}
 	inv, err := s.costs.Inventory(ctx, all, aggregates.InventoryQuery{Until: w.To})
@@ -95,7 +91,8 @@ func (s *server) costInput(ctx context.Context, w cost.Window) (cost.Input, erro
 			ResourceID: r.ResourceID, Kind: pricelist.ResourceKind(r.Kind), Provider: r.Provider, Region: r.Region,
 			Plan: r.Plan, Action: cost.Action(r.Action), Shared: r.Shared})
 	}
-	days := aggregates.RollupQuery{From: w.From, To: w.To, Step: window.Step1d}
+	// Daily roll-ups of every day overlapping the window (the model ignores what lies outside).
+	days := aggregates.RollupQuery{From: window.Assign(w.From, window.Step1d), To: ceil(w.To, window.Step1d), Step: window.Step1d}
 	vq := aggregates.VPSQuery{RollupQuery: days}
 	vq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID, aggregates.DimProvider, aggregates.DimPlan}
 	vps, err := s.reader.VPSUtilization(ctx, all, vq)
@@ -129,19 +126,6 @@ func (s *server) costInput(ctx context.Context, w cost.Window) (cost.Input, erro
 	return in, nil
 }
 
-// model computes the cost model of w.
-func (s *server) model(ctx context.Context, w cost.Window) (*cost.Model, error) {
-	in, err := s.costInput(ctx, w)
-	if err != nil {
-		return nil, err
-	}
-	m, err := cost.Compute(in)
-	if err != nil {
-		return nil, fmt.Errorf("cost model: %w", err)
-	}
-	return m, nil
-}
-
 // lookback is the window recommendations are computed over: the lookback days ending at to.
 func (s *server) lookback(to time.Time) cost.Window {
 	days := s.cfg.Recommend.LookbackDays
@@ -165,20 +149,29 @@ func (s *server) recommendations(ctx context.Context, to time.Time) (cost.Recomm
 }
 
 // serveCost runs compute under the query timeout and writes the cost envelope: data, labels,
-// window and the live pipeline's freshness (progress is read first, as for the roll-ups).
+// window and freshness stamped with the progress the models it used were computed at (cached
+// models may be up to Config.CostCacheTTL old; the stamp says so).
 func (s *server) serveCost(w http.ResponseWriter, r *http.Request, c caller, now time.Time, win cost.Window,
 	compute func(ctx context.Context) (any, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	progress, err := s.reader.LaneProgress(ctx, c.scope)
-	if err != nil {
-		s.fail(w, r, unavailable("clickhouse", err))
-		return
-	}
-	data, err := compute(ctx)
+	st := &stamp{}
+	data, err := compute(withStamp(ctx, st))
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	progress, ok := st.progress() // what the models used include, not what is committed now
+	if !ok {
+		if progress, err = s.reader.LaneProgress(ctx, c.scope); err != nil {
+			s.fail(w, r, unavailable("clickhouse", err))
+			return
+		}
+	}
+	if !c.scope.All {
+		for i := range progress {
+			progress[i].StreamSeq, progress[i].Events = 0, 0
+		}
 	}
 	f := buildFreshness(progress, s.cfg.Partitions, now, s.cfg.DelayedAfter)
 	env := newEnvelope(data, f, now, events.LaneLive)

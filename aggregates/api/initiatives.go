@@ -212,12 +212,7 @@ func (s *server) listInitiatives(w http.ResponseWriter, r *http.Request, c calle
 		if st := q.Get("status"); st != "" && string(in.Status) != st {
 			continue
 		}
-		ij, err := s.withRealized(ctx, in, now)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		out = append(out, ij)
+		out = append(out, s.withRealized(ctx, in, now))
 	}
 	s.writeInitiative(w, r, c, now, http.StatusOK, out)
 }
@@ -231,13 +226,8 @@ func (s *server) getInitiative(w http.ResponseWriter, r *http.Request, c caller)
 		s.fail(w, r, initiativeError(err))
 		return
 	}
-	ij, err := s.withRealized(ctx, in, now)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	w.Header().Set("ETag", etag(in.Revision))
-	s.writeInitiative(w, r, c, now, http.StatusOK, ij)
+	s.writeInitiative(w, r, c, now, http.StatusOK, s.withRealized(ctx, in, now))
 }
 
 type patchInitiativeJSON struct {
@@ -270,47 +260,54 @@ func (s *server) patchInitiative(w http.ResponseWriter, r *http.Request, c calle
 		s.fail(w, r, initiativeError(err))
 		return
 	}
-	ij, err := s.withRealized(ctx, in, now)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	w.Header().Set("ETag", etag(in.Revision))
-	s.writeInitiative(w, r, c, now, http.StatusOK, ij)
+	s.writeInitiative(w, r, c, now, http.StatusOK, s.withRealized(ctx, in, now))
 }
 
 // withRealized adds the realized savings of a succeeded initiative: the modeled cost of its
 // targets over the span after its change date against the same-length span before it (at most
-// MaxRealizedSpan, whole hours), both costed by the same model and price list.
-func (s *server) withRealized(ctx context.Context, in initiatives.Initiative, now time.Time) (initiativeJSON, error) {
+// MaxRealizedSpan, whole hours), both costed by the same model and price list. When they cannot
+// be computed now (a dependency down), the initiative is still served, with a note saying so.
+func (s *server) withRealized(ctx context.Context, in initiatives.Initiative, now time.Time) initiativeJSON {
 	out := initiativeJSON{Initiative: in}
 	if in.Status != initiatives.Succeeded {
-		return out, nil
+		return out
 	}
 	if in.ChangedAt == nil {
 		out.RealizedNote = "no change date recorded; set changed_at to measure realized savings"
-		return out, nil
+		return out
 	}
 	change := in.ChangedAt.UTC().Truncate(time.Hour)
 	span := min(now.UTC().Truncate(time.Hour).Sub(change), MaxRealizedSpan)
 	if span < time.Hour {
 		out.RealizedNote = "less than an hour since the change; realized savings are measured from the first whole hour after it"
-		return out, nil
+		return out
 	}
+	re, err := s.realized(ctx, change, span, scopeOfTargets(in.Targets))
+	if err != nil {
+		s.log.Error("realized savings unavailable", "initiative", in.ID, "err", err)
+		status, body := errorResponse(err)
+		out.RealizedNote = fmt.Sprintf("realized savings unavailable right now (%d %s); retry later", status, body.Message)
+		return out
+	}
+	out.RealizedSavings = &re
+	return out
+}
+
+func (s *server) realized(ctx context.Context, change time.Time, span time.Duration, scope cost.Scope) (cost.Realized, error) {
 	before, err := s.model(ctx, cost.Window{From: change.Add(-span), To: change})
 	if err != nil {
-		return out, err
+		return cost.Realized{}, err
 	}
 	after, err := s.model(ctx, cost.Window{From: change, To: change.Add(span)})
 	if err != nil {
-		return out, err
+		return cost.Realized{}, err
 	}
-	re, err := cost.RealizedSavings(before, after, scopeOfTargets(in.Targets))
+	re, err := cost.RealizedSavings(before, after, scope)
 	if err != nil {
-		return out, fmt.Errorf("realized savings: %w", err)
+		return cost.Realized{}, fmt.Errorf("realized savings: %w", err)
 	}
-	out.RealizedSavings = &re
-	return out, nil
+	return re, nil
 }
 
 // writeInitiative writes initiative data in the envelope (with the labels: they carry modeled

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
+	"github.com/spendstream/spendstream/aggregates/cost"
 	"github.com/spendstream/spendstream/consumers"
 	"github.com/spendstream/spendstream/consumers/ingest"
 	"github.com/spendstream/spendstream/consumers/streams"
@@ -34,6 +38,9 @@ type Config struct {
 
 	PriceList      string
 	PriceListWatch time.Duration
+	Recommend      cost.RecommendConfig
+	RecommendFile  string
+	CostCacheTTL   time.Duration
 
 	PostHogProjects    string // key=tenant,... (parsed into Capture.Projects)
 	PostHogForwardURL  string
@@ -113,6 +120,13 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 	if has["api"] {
 		fs.StringVar(&c.PriceList, "price-list", c.PriceList, "price list YAML for the cost endpoints (reloaded on SIGHUP; a bad file is refused and the old one kept)")
 		fs.DurationVar(&c.PriceListWatch, "price-list-watch", 30*time.Second, "also reload the price list when its file changes, checked this often (0: SIGHUP only)")
+		d := cost.DefaultRecommendConfig()
+		fs.IntVar(&c.Recommend.LookbackDays, "recommend-lookback-days", d.LookbackDays, "days of usage recommendations are judged over")
+		fs.Float64Var(&c.Recommend.CPUP95Max, "recommend-cpu-p95-max", d.CPUP95Max, "underutilized VPS: highest daily p95 CPU below this fraction")
+		fs.Float64Var(&c.Recommend.MemP95Max, "recommend-mem-p95-max", d.MemP95Max, "underutilized VPS: highest daily p95 memory below this fraction")
+		fs.Float64Var(&c.Recommend.IPMinDailySent, "recommend-ip-min-daily-sent", d.IPMinDailySent, "quiet sending IP: fewer messages per day than this")
+		fs.StringVar(&c.RecommendFile, "recommend-config", "", "JSON file of recommendation thresholds (the json fields of cost.RecommendConfig); its values override the flags")
+		fs.DurationVar(&c.CostCacheTTL, "cost-cache-ttl", 30*time.Second, "reuse a computed cost model this long (responses say which data it includes; negative: never)")
 		fs.DurationVar(&c.DelayedAfter, "delayed-after", 2*time.Minute, "freshness: a pipeline whose watermark lags more than this is delayed")
 	}
 	if has["demo"] {
@@ -197,6 +211,14 @@ func (c *Config) finish() error {
 	if (c.PostHogForwardURL == "") != (c.PostHogForwardKey == "") {
 		errs = append(errs, errors.New("posthog-forward-url and posthog-forward-key go together"))
 	}
+	if c.RecommendFile != "" {
+		if err := c.loadRecommendFile(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.Recommend.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("recommendation thresholds: %w", err))
+	}
 	seg := &c.Consumers.Rules.Segments
 	if c.PostHogPlanProps != "" || c.PostHogTierProps != "" {
 		seg.PlanProperties, seg.TierProperties = splitList(c.PostHogPlanProps), splitList(c.PostHogTierProps)
@@ -212,4 +234,19 @@ func (c *Config) finish() error {
 		errs = append(errs, errors.New("max-future must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// loadRecommendFile reads thresholds from a JSON file (unknown fields refused) over the flags'
+// values: a field the file omits keeps its flag value.
+func (c *Config) loadRecommendFile() error {
+	b, err := os.ReadFile(c.RecommendFile)
+	if err != nil {
+		return fmt.Errorf("recommend-config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c.Recommend); err != nil {
+		return fmt.Errorf("recommend-config %s: %w", c.RecommendFile, err)
+	}
+	return nil
 }

@@ -237,7 +237,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		if err != nil {
 			return err
 		}
-		apiCfg.Prices = prices.Current
+		apiCfg.Prices, apiCfg.Recommend, apiCfg.CostCacheTTL = prices.Current, cfg.Recommend, cfg.CostCacheTTL
 		g.Go(func() error { watchPrices(gctx, prices, cfg.PriceList, cfg.PriceListWatch, log); return nil })
 		inits, err := initiatives.OpenStore(ctx, js, cfg.Streams.Replicas)
 		if err != nil {
