@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -66,6 +67,12 @@ func parseCostRequest(r *http.Request, now time.Time, extra ...string) (costRequ
 			return costRequest{}, err
 		}
 		from = window.Assign(from, window.Step1d)
+	}
+	if limit := ceil(now.UTC(), window.Step1d); to.After(limit) {
+		return costRequest{}, badParam("to", "want a time no later than %s: modeled cost covers what happened, it is not a forecast", limit.Format(time.RFC3339))
+	}
+	if from.Before(minTime) {
+		from = minTime
 	}
 	if !from.Before(to) {
 		return costRequest{}, badParam("from", "want a time before to")
@@ -369,8 +376,37 @@ func (s *server) tenantCosts(w http.ResponseWriter, r *http.Request, c caller) {
 		if err != nil {
 			return nil, err
 		}
-		return m.Tenant(tenant), nil
+		tc := m.Tenant(tenant)
+		if !c.scope.All {
+			return redactShares(tc), nil
+		}
+		return tc, nil
 	})
+}
+
+// redactShares hides from a tenant-scoped caller what would let it derive other tenants' usage:
+// the share (and so the total) of every resource and email provider it shares with others. Its
+// own cost and its own usage stay; so does the basis of the split.
+func redactShares(tc cost.TenantCost) any {
+	b, err := json.Marshal(tc)
+	if err != nil {
+		return tc
+	}
+	var v map[string]any
+	if json.Unmarshal(b, &v) != nil {
+		return tc
+	}
+	for _, list := range []string{"resources", "email"} {
+		items, _ := v[list].([]any)
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok || m["basis"] == "dedicated" {
+				continue
+			}
+			delete(m, "share")
+		}
+	}
+	return v
 }
 
 func (s *server) vendorsCompare(w http.ResponseWriter, r *http.Request, c caller) {

@@ -142,8 +142,21 @@ type createInitiativeJSON struct {
 	Notes            string `json:"notes"`
 }
 
+// noParams refuses any query parameter (strict parsing on every route).
+func noParams(r *http.Request) error {
+	q, err := parseQuery(r)
+	if err == nil {
+		err = unknownParams(q, nil)
+	}
+	return err
+}
+
 func (s *server) createInitiative(w http.ResponseWriter, r *http.Request, c caller) {
 	now := s.cfg.Now()
+	if err := noParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var body createInitiativeJSON
 	if err := decodeStrict(r, &body); err != nil {
 		s.fail(w, r, err)
@@ -196,6 +209,11 @@ func (s *server) listInitiatives(w http.ResponseWriter, r *http.Request, c calle
 	if err == nil {
 		err = unknownParams(q, []string{"status"})
 	}
+	if err == nil && q.Get("status") != "" {
+		if _, perr := initiatives.ParseStatus(q.Get("status")); perr != nil {
+			err = badParam("status", "want one of proposed, claimed, in_progress, succeeded, failed, dismissed, got %s", echo(q.Get("status")))
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -219,6 +237,10 @@ func (s *server) listInitiatives(w http.ResponseWriter, r *http.Request, c calle
 
 func (s *server) getInitiative(w http.ResponseWriter, r *http.Request, c caller) {
 	now := s.cfg.Now()
+	if err := noParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	in, err := s.inits.Get(ctx, r.PathValue("id"))
@@ -239,6 +261,10 @@ type patchInitiativeJSON struct {
 
 func (s *server) patchInitiative(w http.ResponseWriter, r *http.Request, c caller) {
 	now := s.cfg.Now()
+	if err := noParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	rev, ok := parseETag(r.Header.Get("If-Match"))
 	if !ok {
 		s.fail(w, r, errPrecondition)

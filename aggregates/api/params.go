@@ -208,6 +208,9 @@ func parseRange(fromS, toS string, step time.Duration, now time.Time) (from, to 
 	}
 	if fromS == "" {
 		from = ceil(to, step).Add(-defaultRange)
+		if from.Before(minTime) {
+			from = minTime
+		}
 	}
 	if !from.Before(to) {
 		if fromS == "" {

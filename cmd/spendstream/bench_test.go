@@ -69,7 +69,7 @@ func benchEvents(n int) ([]streams.Outgoing, benchTruth) {
 				break
 			}
 			ev := it.Event
-			out = append(out, streams.Outgoing{Subject: events.Subject(*ev), MsgID: ev.ID, Data: it.Raw})
+			out = append(out, streams.Outgoing{Subject: events.Subject(*ev), MsgID: events.MsgID(*ev), Data: it.Raw})
 			tr.add(ev)
 		}
 	}

@@ -36,7 +36,7 @@ func natsSink(pub *streams.Publisher, fallbackTenant string) sink {
 					MsgID: fmt.Sprintf("malformed-%d-%d", time.Now().UnixNano(), i), Data: it.Raw})
 				continue
 			}
-			out = append(out, streams.Outgoing{Subject: events.Subject(*it.Event), MsgID: it.Event.ID, Data: it.Raw})
+			out = append(out, streams.Outgoing{Subject: events.Subject(*it.Event), MsgID: events.MsgID(*it.Event), Data: it.Raw})
 		}
 		for _, r := range pub.Publish(ctx, out) {
 			if r.Err != nil {

@@ -1,6 +1,6 @@
 // Package ingest is spendstream's HTTP front door for usage and inventory events: POST /v1/events
 // takes one CloudEvent, a JSON array or NDJSON (optionally gzip), validates each event, publishes
-// the valid ones to JetStream with Nats-Msg-Id = event id, and answers 202 only after the stream
+// the valid ones to JetStream with Nats-Msg-Id = tenant:event id, and answers 202 only after the stream
 // acknowledged every one of them. Under overload it answers 429 with Retry-After instead of
 // queueing without bound.
 package ingest
@@ -190,7 +190,7 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 			h.metrics.rejected.WithLabelValues(string(reason)).Inc()
 			continue
 		}
-		out = append(out, streams.Outgoing{Subject: events.Subject(ev), MsgID: ev.ID, Data: raw})
+		out = append(out, streams.Outgoing{Subject: events.Subject(ev), MsgID: events.MsgID(ev), Data: raw})
 	}
 	h.metrics.events.WithLabelValues("rejected").Add(float64(len(resp.Rejected)))
 	if len(out) == 0 {

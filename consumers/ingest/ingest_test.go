@@ -68,10 +68,11 @@ func (f *fakePublisher) Publish(ctx context.Context, msgs []streams.Outgoing) []
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, m := range msgs {
+		id := eventID(m.MsgID)
 		switch {
-		case f.failAll || f.fail[m.MsgID]:
+		case f.failAll || f.fail[m.MsgID] || f.fail[id]:
 			res[i].Err = errors.New("fake: no ack")
-		case f.dup[m.MsgID]:
+		case f.dup[m.MsgID] || f.dup[id]:
 			res[i] = streams.Result{Seq: 1, Duplicate: true}
 		default:
 			f.seq++
@@ -82,14 +83,22 @@ func (f *fakePublisher) Publish(ctx context.Context, msgs []streams.Outgoing) []
 	return res
 }
 
-// published returns the ids of every published message, in order.
+// eventID is the event id of a tenant-scoped message id ("<tenant>:<id>").
+func eventID(msgID string) string {
+	if _, id, ok := strings.Cut(msgID, ":"); ok {
+		return id
+	}
+	return msgID
+}
+
+// published returns the event ids of every published message, in order.
 func (f *fakePublisher) published() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ids []string
 	for _, c := range f.calls {
 		for _, m := range c {
-			ids = append(ids, m.MsgID)
+			ids = append(ids, eventID(m.MsgID))
 		}
 	}
 	return ids
@@ -908,7 +917,7 @@ func TestJetStream(t *testing.T) {
 	require.Len(t, live, len(items), "each event stored once")
 	for i, m := range live {
 		ev := items[i].Event
-		require.Equal(t, ev.ID, m.Header.Get(jetstream.MsgIDHeader))
+		require.Equal(t, ev.TenantID+":"+ev.ID, m.Header.Get(jetstream.MsgIDHeader), "de-duplication id scoped by tenant")
 		require.Equal(t, string(items[i].Raw), string(m.Data))
 		lane, typ, tenant, part, err := events.ParseSubject(m.Subject)
 		require.NoError(t, err, m.Subject)
@@ -921,7 +930,7 @@ func TestJetStream(t *testing.T) {
 	}
 	back := stored(streams.StreamBackfill)
 	require.Len(t, back, 1)
-	require.Equal(t, "historical-1", back[0].Header.Get(jetstream.MsgIDHeader))
+	require.Equal(t, hist.TenantID+":historical-1", back[0].Header.Get(jetstream.MsgIDHeader))
 	require.True(t, strings.HasPrefix(back[0].Subject, events.Subject(hist)+"."), back[0].Subject)
 }
 
@@ -976,6 +985,10 @@ func TestProducerKeys(t *testing.T) {
 	}
 	require.Equal(t, want, resp.Accepted)
 	require.Len(t, resp.Rejected, 40-want)
+	for _, m := range pub.calls[0] {
+		tenant, _, _ := strings.Cut(m.MsgID, ":")
+		require.Contains(t, m.Subject, "."+tenant, "the de-duplication id is scoped by the event's tenant")
+	}
 	for _, r := range resp.Rejected {
 		require.Equal(t, ReasonForbiddenTenant, r.Reason)
 	}

@@ -15,7 +15,7 @@ import (
 // Outgoing is one message to publish.
 type Outgoing struct {
 	Subject string
-	MsgID   string // Nats-Msg-Id: the event id, so the stream drops producer retries
+	MsgID   string // Nats-Msg-Id (events.MsgID: tenant:event id), so the stream drops producer retries
 	Data    []byte
 }
 
@@ -106,6 +106,6 @@ func (p *Publisher) PublishEvent(ctx context.Context, ev events.Event) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	r := p.Publish(ctx, []Outgoing{{Subject: events.Subject(ev), MsgID: ev.ID, Data: b}})[0]
+	r := p.Publish(ctx, []Outgoing{{Subject: events.Subject(ev), MsgID: events.MsgID(ev), Data: b}})[0]
 	return r, r.Err
 }

@@ -275,7 +275,7 @@ func TestDuplicateWindow(t *testing.T) {
 
 	got := storedMsgs(t, n.js, StreamLive)
 	require.Len(t, got, 2)
-	require.Equal(t, ev.ID, got[0].Header.Get(jetstream.MsgIDHeader))
+	require.Equal(t, events.MsgID(ev), got[0].Header.Get(jetstream.MsgIDHeader))
 	require.Equal(t, o.MsgID, got[1].Header.Get(jetstream.MsgIDHeader))
 	require.Equal(t, string(o.Data), string(got[1].Data), "the first copy is kept")
 }

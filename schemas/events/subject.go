@@ -64,6 +64,12 @@ func Subject(ev Event) string {
 	return LaneOf(ev).SubjectPrefix() + "." + typeSuffix(ev.Type) + "." + ev.TenantID
 }
 
+// MsgID is the de-duplication id (Nats-Msg-Id) spendstream publishes an event with:
+// "<tenantid>:<id>". Scoping the event id by tenant keeps a producer that may write for one tenant
+// from suppressing another tenant's events by reusing their ids. Direct NATS producers that send
+// Nats-Msg-Id: <id> (the contract's form) are de-duplicated among themselves.
+func MsgID(ev Event) string { return ev.TenantID + ":" + ev.ID }
+
 // AnalyticsSubject is the subject of a PostHog event of a tenant: posthog.capture.event.<tenantid>.
 func AnalyticsSubject(tenantID string) string {
 	return LanePostHog.SubjectPrefix() + "." + typeSuffix(TypeAnalytics) + "." + tenantID
