@@ -113,6 +113,9 @@ type Config struct {
 	Lag func(context.Context) map[string]uint64
 	// Now is the clock of generated_at and lags (default time.Now).
 	Now func() time.Time
+	// Web, when set, serves the web page: GET / and everything under /ui/ (aggregates/web). Other
+	// unknown paths keep the JSON 404.
+	Web http.Handler
 }
 
 func (c *Config) setDefaults() {
@@ -248,9 +251,14 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 	// Other methods on a known path: 405 with a JSON body (ServeMux's own 405 is plain text).
 	for _, p := range []string{"/healthz", "/readyz", "/v1/rollups/email-volume", "/v1/rollups/vps-utilization",
 		"/v1/rollups/events", "/v1/segments", "/v1/freshness", "/v1/costs/overview", "/v1/costs/breakdown",
-		"/v1/tenants/{tenant_id}/costs", "/v1/vendors/compare", "/v1/recommendations",
-		"/v1/initiatives", "/v1/initiatives/{id}"} {
-		s.handle(p, s.methodNotAllowed)
+		"/v1/tenants/{tenant_id}/costs", "/v1/vendors/compare", "/v1/recommendations"} {
+		s.handle(p, s.methodNotAllowed("GET, HEAD"))
+	}
+	s.handle("/v1/initiatives", s.methodNotAllowed("GET, HEAD, POST"))
+	s.handle("/v1/initiatives/{id}", s.methodNotAllowed("GET, HEAD, PATCH"))
+	if cfg.Web != nil {
+		s.handle("GET /{$}", cfg.Web.ServeHTTP)
+		s.handle("/ui/", cfg.Web.ServeHTTP)
 	}
 	s.handle("/", s.notFound)
 	return s.mux
@@ -583,7 +591,10 @@ func (s *server) notFound(w http.ResponseWriter, r *http.Request) { s.fail(w, r,
 
 func (s *server) notEnabled(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errNotEnabled) }
 
-func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "GET, HEAD")
-	s.fail(w, r, errMethodNotAllowed)
+// methodNotAllowed answers 405 naming the methods the path takes.
+func (s *server) methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		s.fail(w, r, &methodError{allow: allow})
+	}
 }

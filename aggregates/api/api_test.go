@@ -201,7 +201,7 @@ func TestErrors(t *testing.T) {
 		"trailing slash": {target: "/v1/freshness/", status: 404, noRead: true,
 			body: `{"error":{"code":"not_found","message":"no such endpoint"}}`},
 		"wrong method": {method: http.MethodPost, target: "/v1/rollups/email-volume", status: 405, noRead: true,
-			body: `{"error":{"code":"method_not_allowed","message":"want GET or HEAD"}}`},
+			body: `{"error":{"code":"method_not_allowed","message":"want one of GET, HEAD"}}`},
 		"clickhouse down": {target: "/v1/rollups/email-volume", readerErr: boom, status: 503,
 			body: `{"error":{"code":"unavailable","message":"clickhouse unavailable"}}`},
 		"clickhouse down for freshness": {target: "/v1/freshness", readerErr: boom, status: 503,

@@ -158,7 +158,7 @@ func (s *server) recommendations(ctx context.Context, to time.Time) (cost.Recomm
 // serveCost runs compute under the query timeout and writes the cost envelope: data, labels,
 // window and freshness stamped with the progress the models it used were computed at (cached
 // models may be up to Config.CostCacheTTL old; the stamp says so).
-func (s *server) serveCost(w http.ResponseWriter, r *http.Request, c caller, now time.Time, win cost.Window,
+func (s *server) serveCost(w http.ResponseWriter, r *http.Request, c caller, now time.Time, win cost.Window, step string,
 	compute func(ctx context.Context) (any, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
@@ -182,7 +182,10 @@ func (s *server) serveCost(w http.ResponseWriter, r *http.Request, c caller, now
 	}
 	f := buildFreshness(progress, s.cfg.Partitions, now, s.cfg.DelayedAfter)
 	env := newEnvelope(data, f, now, events.LaneLive)
-	env.Window = &windowJSON{From: jsonTime(win.From), To: jsonTime(win.To), Step: "1d"}
+	// Costs are computed from usage (live lane) and inventory, usually published as history
+	// (backfill lane): they include what both lanes have committed.
+	env.AggregatedAsOf = f.oldest(events.LaneLive, events.LaneBackfill)
+	env.Window = &windowJSON{From: jsonTime(win.From), To: jsonTime(win.To), Step: step}
 	env.Labels = cost.Labels()
 	s.writeJSON(w, r, http.StatusOK, env)
 }
@@ -244,7 +247,7 @@ func (s *server) costOverview(w http.ResponseWriter, r *http.Request, c caller) 
 		s.fail(w, r, err)
 		return
 	}
-	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+	s.serveCost(w, r, c, now, req.window, "1d", func(ctx context.Context) (any, error) {
 		m, err := s.model(ctx, req.window)
 		if err != nil {
 			return nil, err
@@ -334,7 +337,7 @@ func (s *server) costBreakdown(w http.ResponseWriter, r *http.Request, c caller)
 		s.fail(w, r, badParam("step", "want 1d or total, got %s", echo(step)))
 		return
 	}
-	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+	s.serveCost(w, r, c, now, req.window, step, func(ctx context.Context) (any, error) {
 		m, err := s.model(ctx, req.window)
 		if err != nil {
 			return nil, err
@@ -371,7 +374,7 @@ func (s *server) tenantCosts(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
-	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+	s.serveCost(w, r, c, now, req.window, "1d", func(ctx context.Context) (any, error) {
 		m, err := s.model(ctx, req.window)
 		if err != nil {
 			return nil, err
@@ -421,7 +424,7 @@ func (s *server) vendorsCompare(w http.ResponseWriter, r *http.Request, c caller
 		s.fail(w, r, badParam("kind", "want email or vps, got %s", echo(kind)))
 		return
 	}
-	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+	s.serveCost(w, r, c, now, req.window, "1d", func(ctx context.Context) (any, error) {
 		m, err := s.model(ctx, req.window)
 		if err != nil {
 			return nil, err
@@ -429,9 +432,9 @@ func (s *server) vendorsCompare(w http.ResponseWriter, r *http.Request, c caller
 		v := m.Vendors
 		switch kind {
 		case "email":
-			v.VPS = nil
+			v.VPS = []cost.VPSVendor{}
 		case "vps":
-			v.Email, v.EmailPools = nil, nil
+			v.Email, v.EmailPools = []cost.EmailVendor{}, []cost.EmailPool{}
 		}
 		return v, nil
 	})
@@ -479,7 +482,7 @@ func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c c
 		s.fail(w, r, badParam("kind", "want consolidate_vps, rebalance_ip_pool, adjust_commitment or adjust_tenant_plan, got %s", echo(string(kind))))
 		return
 	}
-	s.serveCost(w, r, c, now, req.window, func(ctx context.Context) (any, error) {
+	s.serveCost(w, r, c, now, req.window, "1d", func(ctx context.Context) (any, error) {
 		recs, _, err := s.recommendations(ctx, req.window.To)
 		if err != nil {
 			return nil, err

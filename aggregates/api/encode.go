@@ -164,12 +164,16 @@ type errorJSON struct {
 }
 
 var (
-	errNotFound         = errors.New("no such endpoint")
-	errMethodNotAllowed = errors.New("method not allowed")
-	errInternal         = errors.New("internal error")
-	errNotEnabled       = errors.New("query API not enabled")
-	errRateLimited      = errors.New("rate limited")
+	errNotFound    = errors.New("no such endpoint")
+	errInternal    = errors.New("internal error")
+	errNotEnabled  = errors.New("query API not enabled")
+	errRateLimited = errors.New("rate limited")
 )
+
+// methodError is a method the path does not take (405).
+type methodError struct{ allow string }
+
+func (e *methodError) Error() string { return "method not allowed; want one of " + e.allow }
 
 // tooLargeError is a result above Config.MaxRows.
 type tooLargeError struct{ max int }
@@ -207,8 +211,10 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusForbidden, errorBody{"forbidden", "not allowed"}
 	case errors.Is(err, errNotFound):
 		return http.StatusNotFound, errorBody{"not_found", "no such endpoint"}
-	case errors.Is(err, errMethodNotAllowed):
-		return http.StatusMethodNotAllowed, errorBody{"method_not_allowed", "want GET or HEAD"}
+	case errors.As(err, new(*methodError)):
+		var me *methodError
+		errors.As(err, &me)
+		return http.StatusMethodNotAllowed, errorBody{"method_not_allowed", "want one of " + me.allow}
 	case errors.Is(err, errRateLimited):
 		return http.StatusTooManyRequests, errorBody{"rate_limited", "too many requests; retry after the delay in Retry-After"}
 	case errors.Is(err, errNotEnabled):

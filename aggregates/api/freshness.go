@@ -136,6 +136,21 @@ func (f freshness) source(l events.Lane) sourceJSON {
 	return sourceJSON{Pipeline: string(l), Status: statusDelayed}
 }
 
+// oldest is the older aggregated_as_of of the given pipelines (null when any is null).
+func (f freshness) oldest(lanes ...events.Lane) *jsonTime {
+	var out *jsonTime
+	for _, l := range lanes {
+		t := f.source(l).AggregatedAsOf
+		if t == nil {
+			return nil
+		}
+		if out == nil || time.Time(*t).Before(time.Time(*out)) {
+			out = t
+		}
+	}
+	return out
+}
+
 // asOf is the response's aggregated_as_of: the primary pipeline's.
 func (f freshness) asOf(primary events.Lane) *jsonTime { return f.source(primary).AggregatedAsOf }
 
