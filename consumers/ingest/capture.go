@@ -257,11 +257,14 @@ func (c *Capture) serve(r *http.Request) (int, any) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.PublishTimeout)
 	defer cancel()
-	failed := 0
+	failed, firstErr := 0, error(nil)
 	fresh := make([]posthog.Event, 0, len(evs))
 	for j, res := range c.pub.Publish(ctx, out) {
 		switch {
 		case res.Err != nil:
+			if failed == 0 {
+				firstErr = res.Err
+			}
 			failed++
 		case res.Duplicate:
 			resp.Duplicates++
@@ -277,7 +280,7 @@ func (c *Capture) serve(r *http.Request) (int, any) {
 		c.fwd.Forward(fresh)
 	}
 	if failed > 0 {
-		c.log.Error("jetstream publish failed", "failed", failed, "of", len(out), "stream", streams.StreamPostHog)
+		c.log.Error("jetstream publish failed", "failed", failed, "of", len(out), "stream", streams.StreamPostHog, "err", firstErr)
 		return http.StatusServiceUnavailable, errorBody("unavailable",
 			fmt.Sprintf("jetstream did not acknowledge %d of %d events; retry the request (events are de-duplicated by uuid)", failed, len(out)))
 	}

@@ -208,10 +208,13 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
 	defer cancel()
-	failed := 0
+	failed, firstErr := 0, error(nil)
 	for _, res := range h.pub.Publish(ctx, out) {
 		switch {
 		case res.Err != nil:
+			if failed == 0 {
+				firstErr = res.Err
+			}
 			failed++
 		case res.Duplicate:
 			resp.Duplicates++
@@ -223,7 +226,7 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 	h.metrics.events.WithLabelValues("accepted").Add(float64(resp.Accepted - resp.Duplicates))
 	h.metrics.events.WithLabelValues("duplicate").Add(float64(resp.Duplicates))
 	if failed > 0 {
-		h.log.Error("jetstream publish failed", "failed", failed, "of", len(out))
+		h.log.Error("jetstream publish failed", "failed", failed, "of", len(out), "err", firstErr)
 		return http.StatusServiceUnavailable, errorBody("unavailable",
 			fmt.Sprintf("jetstream did not acknowledge %d of %d events; retry the request (events are de-duplicated by id)", failed, len(out)))
 	}

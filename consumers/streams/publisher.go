@@ -67,6 +67,21 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Outgoing) []Result {
 	return res
 }
 
+// defaultStallWait bounds how long a publish waits for room among the client's pending
+// acknowledgements when the caller's context has no deadline.
+const defaultStallWait = 5 * time.Second
+
+// stallWait is how long one publish may wait for room among the client's pending acknowledgements
+// (concurrent requests share that window): as long as the caller's context allows, not the client's
+// 200 ms default, which turns a burst of concurrent batches on a slow machine into failures.
+func stallWait(ctx context.Context) time.Duration {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return defaultStallWait
+	}
+	return max(time.Until(d), time.Millisecond)
+}
+
 func (p *Publisher) publish(ctx context.Context, msgs []Outgoing, res []Result) {
 	futs := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
@@ -74,7 +89,7 @@ func (p *Publisher) publish(ctx context.Context, msgs []Outgoing, res []Result) 
 		if m.MsgID != "" {
 			nm.Header.Set(jetstream.MsgIDHeader, m.MsgID)
 		}
-		f, err := p.js.PublishMsgAsync(nm)
+		f, err := p.js.PublishMsgAsync(nm, jetstream.WithStallWait(stallWait(ctx)))
 		if err != nil {
 			res[i].Err = fmt.Errorf("publish: %w", err)
 			continue

@@ -635,3 +635,43 @@ func TestPublishAfterAbandonedAcks(t *testing.T) {
 	_, err = p.PublishEvent(testCtx(t), testEvent("t-1", 0, false))
 	require.NoError(t, err)
 }
+
+// Concurrent requests share the client's window of pending acknowledgements. A publish that finds
+// the window full waits for room as long as its context allows; it does not fail after the
+// client's 200 ms default (which is what a CI machine under load hit with five 1,000-event batches
+// arriving at once). Here a responder that acknowledges only after a second holds the whole window.
+func TestPublishWaitsForRoomInPendingWindow(t *testing.T) {
+	n, _ := provisioned(t, 4)
+	js, err := NewJetStream(n.nc, 10*time.Second)
+	require.NoError(t, err)
+	p := NewPublisher(js)
+
+	slowNC, err := nats.Connect(n.srv.URL())
+	require.NoError(t, err)
+	t.Cleanup(slowNC.Close)
+	_, err = slowNC.Subscribe("slowack.>", func(m *nats.Msg) {
+		time.AfterFunc(time.Second, func() { _ = m.Respond([]byte(`{"stream":"SLOW","seq":1}`)) })
+	})
+	require.NoError(t, err)
+	require.NoError(t, slowNC.Flush())
+
+	const holders = 4 // four requests of publishWindow each fill the window, acknowledged a second later
+	hold := make([]Outgoing, publishWindow)
+	for i := range hold {
+		hold[i] = Outgoing{Subject: "slowack.x", Data: []byte(`{}`)}
+	}
+	held := make(chan []Result, holders)
+	for range holders {
+		go func() { held <- p.Publish(testCtx(t), hold) }()
+	}
+	require.Eventually(t, func() bool { return js.PublishAsyncPending() == holders*publishWindow }, 5*time.Second, time.Millisecond)
+
+	res := p.Publish(testCtx(t), []Outgoing{{Subject: "usage.vps.sample.t-01", MsgID: "after-stall", Data: []byte(`{}`)}})
+	require.NoError(t, res[0].Err)
+	require.Len(t, storedMsgs(t, n.js, StreamLive), 1)
+	for range holders {
+		for i, r := range <-held {
+			require.NoError(t, r.Err, i)
+		}
+	}
+}
