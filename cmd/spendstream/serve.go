@@ -26,6 +26,7 @@ import (
 	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/aggregates/initiatives"
+	"github.com/spendstream/spendstream/aggregates/web"
 	"github.com/spendstream/spendstream/consumers"
 	"github.com/spendstream/spendstream/consumers/ingest"
 	"github.com/spendstream/spendstream/consumers/posthogfwd"
@@ -244,6 +245,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 			return fmt.Errorf("initiatives: %w", err)
 		}
 		apiCfg.Initiatives = inits
+		apiCfg.Web = web.New(webConfig(cfg))
 	}
 	mux.Handle("/", api.New(apiCfg, reader, log, reg))
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
@@ -297,6 +299,7 @@ func printBanner(cfg Config, natsURL string) {
 	base := "http://" + cfg.HTTPAddr
 	fmt.Fprintf(os.Stderr, `
 spendstream is running
+  page       %[1]s/  (Cost Optimization; on this local config, sign in with a demo role)
   API        %[1]s/v1/rollups/vps-utilization  %[1]s/v1/rollups/email-volume  %[1]s/v1/freshness
              %[1]s/v1/rollups/events  %[1]s/v1/segments
   ingest     POST %[1]s/v1/events
@@ -314,6 +317,33 @@ spendstream is running
 		fmt.Fprintf(os.Stderr, "  e.g. curl -H \"Authorization: Bearer $(go run ./cmd/spendstream token --role cfo)\" %s/v1/freshness\n", base)
 	}
 	fmt.Fprint(os.Stderr, "Ctrl-C stops it.\n\n")
+}
+
+// webConfig configures the web page: the demo sign-in (a token for a chosen role, minted with the
+// demo secret) on the local demo configuration only, token pasting otherwise.
+func webConfig(cfg Config) web.Config {
+	a := cfg.Auth
+	if !a.LocalDemo || a.Secret != "" {
+		return web.Config{}
+	}
+	tenants := []string{"demo"}
+	if cfg.Demo {
+		tenants = tenants[:0]
+		for _, t := range demoFleet(cfg).Tenants {
+			tenants = append(tenants, t.ID)
+		}
+	}
+	var roles []string
+	for _, r := range auth.Roles() {
+		roles = append(roles, string(r))
+	}
+	return web.Config{DemoRoles: roles, DemoTenants: tenants, DemoToken: func(role, tenant string) (string, error) {
+		r, err := auth.ParseRole(role)
+		if err != nil {
+			return "", err
+		}
+		return auth.MintHS256(a.secret(), a.Issuer, a.Audience, "demo-"+role, []auth.Role{r}, tenant, web.DemoTokenTTL, time.Now())
+	}}
 }
 
 func migrateWithRetry(ctx context.Context, store *clickhouse.Store, log *slog.Logger) error {

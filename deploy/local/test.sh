@@ -18,6 +18,7 @@ export SPENDSTREAM_CLICKHOUSE_ADDR=127.0.0.1:$CH_TCP
 # Tests that restart ClickHouse start their own server through the same script.
 export SPENDSTREAM_CLICKHOUSE_SCRIPT=$PWD/deploy/local/clickhouse.sh
 
+SPENDSTREAM_CHROMIUM=$(deploy/local/chromium.sh ensure); export SPENDSTREAM_CHROMIUM SPENDSTREAM_REQUIRE_BROWSER=1 # web page browser tests: never skipped
 echo "== go vet"
 go vet ./...
 echo "== unit, integration and end-to-end tests (real NATS JetStream + ClickHouse $SPENDSTREAM_CLICKHOUSE_ADDR)"
