@@ -307,3 +307,53 @@ func TestOverflowIsAnError(t *testing.T) {
 	_, err = perMonth(mo.Totals.Total, time.Nanosecond)
 	require.True(t, errors.Is(err, pricelist.ErrOverflow))
 }
+
+func TestMonthlyEstimateFromTheDaysWithCost(t *testing.T) {
+	// A 4-day window (03-01 to 03-05) whose fleet starts on day 3 at noon: a VPS at 73/month (0.1 an
+	// hour) costs 1.2 on day 3 and 2.4 on day 4, 3.6 in all. The estimate scales from day 3's
+	// start, not from the window's: 3.6 × 730 / 48 = 54.75 (not 3.6 × 730 / 96 = 27.375, which
+	// would average the new fleet with two days that had nothing to cost). The tenant's estimate
+	// uses the same basis.
+	in := Input{Window: Window{From: at(1, 0), To: at(5, 0)}, PriceList: goldenPrices(t),
+		Inventory: []InventoryEvent{prov("v", "t1", pricelist.KindVPS, "do", "std", false, at(3, 12))}}
+	mo, err := Compute(in)
+	require.NoError(t, err)
+	requireReconciles(t, mo)
+	require.Equal(t, m(t, "3.6"), mo.Totals.Total)
+	require.Equal(t, MonthlyBasis{Time: Window{From: at(3, 0), To: at(5, 0)}, TimeCost: m(t, "3.6"), Usage: in.Window},
+		mo.Totals.EstimatedMonthlyBasis)
+	require.Equal(t, m(t, "54.75"), mo.Totals.EstimatedMonthly)
+	require.Contains(t, mo.Totals.EstimatedMonthlyHowCalculated.Method, "48 h (from 2026-03-03")
+	require.Equal(t, m(t, "54.75"), mo.Tenant("t1").EstimatedMonthly)
+
+	// Cost from the first day (84 h × 0.1 = 8.4 from 03-01 12:00): the basis is the window,
+	// 8.4 × 730 / 96 = 63.875.
+	in.Inventory = []InventoryEvent{prov("v", "t1", pricelist.KindVPS, "do", "std", false, at(1, 12))}
+	mo, err = Compute(in)
+	require.NoError(t, err)
+	require.Equal(t, MonthlyBasis{Time: in.Window, TimeCost: m(t, "8.4"), Usage: in.Window}, mo.Totals.EstimatedMonthlyBasis)
+	require.Equal(t, m(t, "63.875"), mo.Totals.EstimatedMonthly)
+	require.Contains(t, mo.Totals.EstimatedMonthlyHowCalculated.Method, "96 h")
+
+	// A usage feed younger than the inventory: the same VPS all window (9.6), and email through a
+	// provider without base fee ("mg", 1.00 per 1,000) only on day 4: 2,000 messages = 2. The VPS
+	// scales over the window, the volume over its one day:
+	// 9.6 × 730 / 96 = 73; 2 × 730 / 24 = 60.8333333… → 60.833333; 73 + 60.833333 = 133.833333.
+	// (The whole-window average, 11.6 × 730 / 96 = 88.208333, would understate the volume 4×.)
+	in.Inventory = []InventoryEvent{prov("v", "t1", pricelist.KindVPS, "do", "std", false, at(1, 0))}
+	in.EmailUsage = []EmailUsage{{Day: at(4, 0), TenantID: "t1", IP: "", Pool: "p", Provider: "mg", Sent: 2000, Delivered: 2000}}
+	mo, err = Compute(in)
+	require.NoError(t, err)
+	requireReconciles(t, mo)
+	require.Equal(t, MonthlyBasis{Time: in.Window, TimeCost: m(t, "9.6"), Usage: Window{From: at(4, 0), To: at(5, 0)}, UsageCost: m(t, "2")},
+		mo.Totals.EstimatedMonthlyBasis)
+	require.Equal(t, m(t, "133.833333"), mo.Totals.EstimatedMonthly)
+	require.Equal(t, m(t, "133.833333"), mo.Tenant("t1").EstimatedMonthly)
+
+	// No cost at all: both spans are the window and the estimate 0.
+	in.Inventory, in.EmailUsage = nil, nil
+	mo, err = Compute(in)
+	require.NoError(t, err)
+	require.Equal(t, MonthlyBasis{Time: in.Window, Usage: in.Window}, mo.Totals.EstimatedMonthlyBasis)
+	require.Zero(t, mo.Totals.EstimatedMonthly)
+}

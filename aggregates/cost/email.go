@@ -201,12 +201,10 @@ func (c *computer) costEmailProvider(provider string, rows []int) (EmailProvider
 	}
 	var reasons []string
 	source := "email:" + provider
+	baseOf := map[string][]Money{} // each tenant's part of the base fee, a flow of its own (time-driven, not usage-driven)
 	if parts, ok := splitPool(baseDays, weights); ok {
 		for i, days := range parts {
-			d := daysOf(tenants[i])
-			for j, x := range days {
-				d[j] += x
-			}
+			baseOf[tenants[i]] = days
 		}
 	} else if sum(baseDays) > 0 {
 		reasons = append(reasons, "no messages sent in the window: base fee shown as unattributed, not spread")
@@ -214,15 +212,25 @@ func (c *computer) costEmailProvider(provider string, rows []int) (EmailProvider
 		ec.Unattributed += sum(baseDays)
 	}
 	shares := map[string]*TenantShare{}
-	names := make([]string, 0, len(tenantDays))
+	names := make([]string, 0, len(tenantDays)+len(baseOf))
 	for t := range tenantDays {
 		names = append(names, t)
 	}
+	for t := range baseOf {
+		if _, ok := tenantDays[t]; !ok {
+			names = append(names, t)
+		}
+	}
 	slices.Sort(names)
 	for _, t := range names {
-		days := tenantDays[t]
-		amount := sum(days)
-		c.agg.add(flow{source: source, typ: TypeEmail, provider: provider, tenant: t, days: days})
+		vol, base := tenantDays[t], baseOf[t]
+		amount := sum(vol) + sum(base)
+		if vol != nil {
+			c.agg.add(flow{source: source, typ: TypeEmail, provider: provider, tenant: t, days: vol, usage: true})
+		}
+		if base != nil {
+			c.agg.add(flow{source: source, typ: TypeEmail, provider: provider, tenant: t, days: base})
+		}
 		if t == "" {
 			ec.Unattributed += amount
 			reasons = append(reasons, "usage rows without tenant")

@@ -121,8 +121,23 @@ func requireReconciles(t testing.TB, mo *Model) {
 	}
 	require.Equal(t, tot.Total, all, "resources + email")
 	require.Equal(t, tot.Unattributed, unattributed, "unattributed")
-	monthly, err := perMonth(tot.Total, mo.Window.Duration())
+	// The monthly estimate: time-driven cost (everything but email volume) and usage-driven cost
+	// (email volume) each scaled from its own span, which ends with the window.
+	b := tot.EstimatedMonthlyBasis
+	var volume Money
+	for _, ec := range mo.Email {
+		volume += ec.VolumeCost
+	}
+	require.Equal(t, volume, b.UsageCost, "usage-driven cost is the email volume cost")
+	require.Equal(t, tot.Total, b.TimeCost+b.UsageCost)
+	for _, s := range []Window{b.Time, b.Usage} {
+		require.True(t, s.To.Equal(mo.Window.To) && !s.From.Before(mo.Window.From), "basis %s inside %s, ending with it", s, mo.Window)
+	}
+	mt, err := perMonth(b.TimeCost, b.Time.Duration())
 	require.NoError(t, err)
+	mu, err := perMonth(b.UsageCost, b.Usage.Duration())
+	require.NoError(t, err)
+	monthly := mt + mu
 	require.Equal(t, monthly, tot.EstimatedMonthly)
 }
 

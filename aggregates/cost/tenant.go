@@ -12,7 +12,7 @@ type TenantCost struct {
 	TenantID         string `json:"tenant_id"`
 	Window           Window `json:"window"`
 	Total            Money  `json:"total"`
-	EstimatedMonthly Money  `json:"estimated_monthly"` // Total × 730 h / window hours
+	EstimatedMonthly Money  `json:"estimated_monthly"` // Total scaled to a month like the model's (Totals.EstimatedMonthlyBasis)
 	// Plan and Tier are the tenant's segments in force at the end of the window.
 	Plan string `json:"plan"`
 	Tier string `json:"tier"`
@@ -56,15 +56,19 @@ func (m *Model) Tenant(id string) TenantCost {
 	}
 	byType := map[string]Money{}
 	byProvider := map[string]Money{}
+	var usage Money
 	for _, f := range m.flows {
 		if f.tenant != id || id == "" {
 			continue
 		}
 		tc.Total += f.amount
+		if f.usage {
+			usage += f.amount
+		}
 		byType[f.typ] += f.amount
 		byProvider[f.provider] += f.amount
 	}
-	tc.EstimatedMonthly, _ = perMonth(tc.Total, m.Window.Duration())
+	tc.EstimatedMonthly, _ = m.Totals.EstimatedMonthlyBasis.monthly(tc.Total-usage, usage)
 	for _, k := range []string{TypeVPS, TypeIP, TypeEmail} {
 		tc.ByResourceType = append(tc.ByResourceType, Group{Key: k, Cost: byType[k], Share: moneyRatio(byType[k], tc.Total)})
 	}

@@ -16,8 +16,11 @@ func TestTenantView(t *testing.T) {
 	t2 := mo.Tenant("t2")
 	// t2: vps-b 1.2 + vps-s 3.2 + ip-2 0.36 + ip-3 0.96 + sg 3.9 + mg 0.5 = 10.12 (see TestGoldenTotals).
 	require.Equal(t, m(t, "10.12"), t2.Total)
-	// 10.12 × 730 / 48 = 153.908333…
-	require.Equal(t, m(t, "153.908333"), t2.EstimatedMonthly)
+	// Time-driven (resources, base fees): 10.12 − email volume (sg 1.5 + mg 0.5 = 2) = 8.12;
+	// 8.12 × 730 / 48 = 123.4916666… → 123.491667. Volume: 2 × 730 / 48 = 30.4166666… → 30.416667.
+	// Both cost kinds start on the window's first day, so both spans are the window's 48 h.
+	// 123.491667 + 30.416667 = 153.908334.
+	require.Equal(t, m(t, "153.908334"), t2.EstimatedMonthly)
 	require.Equal(t, "pro", t2.Plan)
 	require.Equal(t, UnknownSegment, t2.Tier)
 	require.Equal(t, map[string]Money{"vps": m(t, "4.4"), "ip": m(t, "1.32"), "email": m(t, "4.4")}, costs(t2.ByResourceType))

@@ -2,8 +2,12 @@ package cost
 
 import (
 	"cmp"
+	"fmt"
+	"math"
 	"slices"
 	"time"
+
+	"github.com/spendstream/spendstream/aggregates/cost/pricelist"
 )
 
 // DayCost is the cost on one UTC day (Day is its midnight; the window's first and last days may
@@ -27,8 +31,10 @@ type Group struct {
 // day's costs across the groups of a breakdown.
 type Totals struct {
 	Total Money `json:"total"`
-	// EstimatedMonthly is Total × 730 h / window hours, rounded half away from zero.
+	// EstimatedMonthly scales Total to a 730-hour month: see MonthlyBasis.
 	EstimatedMonthly Money `json:"estimated_monthly"`
+	// EstimatedMonthlyBasis is what EstimatedMonthly was scaled from.
+	EstimatedMonthlyBasis MonthlyBasis `json:"estimated_monthly_basis"`
 	// Unattributed is the part of Total no tenant could be given (also the "unattributed" entry
 	// of ByTenant, ByPlan and ByTier).
 	Unattributed Money `json:"unattributed"`
@@ -48,6 +54,36 @@ type Totals struct {
 	EstimatedMonthlyHowCalculated HowCalculated `json:"estimated_monthly_how_calculated"`
 }
 
+// MonthlyBasis is how a window's cost is scaled to a month. Time-driven cost (resources, email
+// base fees) and usage-driven cost (email volume) are scaled separately, each from the first UTC
+// day of the window with such cost (the window's start when that is its first day, or when there
+// is none) to the window's end: data younger than the window (a new install, a fleet or a usage
+// feed that started inside it) is not averaged with days that had nothing to cost, and a usage
+// feed younger than the inventory does not dilute the volume. Each part is
+// amount × 730 h / span hours, rounded half away from zero to 0.000001; the estimate is their sum.
+type MonthlyBasis struct {
+	Time      Window `json:"time"`
+	TimeCost  Money  `json:"time_cost"`
+	Usage     Window `json:"usage"`
+	UsageCost Money  `json:"usage_cost"`
+}
+
+// monthly scales a time-driven and a usage-driven amount to a month with b's spans.
+func (b MonthlyBasis) monthly(timeCost, usageCost Money) (Money, error) {
+	t, err := perMonth(timeCost, b.Time.Duration())
+	if err != nil {
+		return 0, err
+	}
+	u, err := perMonth(usageCost, b.Usage.Duration())
+	if err != nil {
+		return 0, err
+	}
+	if t > math.MaxInt64-u {
+		return 0, fmt.Errorf("%w: monthly estimate %s + %s", pricelist.ErrOverflow, t, u)
+	}
+	return t + u, nil
+}
+
 // flow is an amount per day from one source (a resource or an email provider) to one tenant
 // ("" for unattributed).
 type flow struct {
@@ -57,12 +93,16 @@ type flow struct {
 	provider   string
 	tenant     string
 	days       []Money
+	// usage marks an amount driven by usage volume (email messages) rather than by time (resources
+	// and base fees): the monthly estimate scales the two from their own spans of data.
+	usage bool
 }
 
 // flowTotal is a flow's amount over the window.
 type flowTotal struct {
 	source, resourceID, typ, provider, tenant string
 	amount                                    Money
+	usage                                     bool
 }
 
 type series struct {
@@ -78,13 +118,14 @@ type aggregator struct {
 	days                                         []Money
 	byType, byProvider, byTenant, byPlan, byTier map[string]*series
 	flows                                        []flowTotal
+	usageDays                                    []Money                   // the part of days that is usage-driven
 	constSeg                                     map[[2]string]string      // (property, tenant) → value when constant over the window
 	varSeg                                       map[[2]string][][]segPart // (property, tenant) → values per day, when they change inside the window
 }
 
 func newAggregator(g grid, segs segments) *aggregator {
 	return &aggregator{
-		g: g, segs: segs, days: make([]Money, g.n),
+		g: g, segs: segs, days: make([]Money, g.n), usageDays: make([]Money, g.n),
 		byType: map[string]*series{}, byProvider: map[string]*series{}, byTenant: map[string]*series{},
 		byPlan: map[string]*series{}, byTier: map[string]*series{},
 		constSeg: map[[2]string]string{}, varSeg: map[[2]string][][]segPart{},
@@ -119,7 +160,13 @@ func (a *aggregator) add(f flow) {
 		return
 	}
 	a.total += amount
-	a.flows = append(a.flows, flowTotal{source: f.source, resourceID: f.resourceID, typ: f.typ, provider: f.provider, tenant: f.tenant, amount: amount})
+	if f.usage {
+		for i, x := range f.days {
+			a.usageDays[i] += x
+		}
+	}
+	a.flows = append(a.flows, flowTotal{source: f.source, resourceID: f.resourceID, typ: f.typ, provider: f.provider, tenant: f.tenant,
+		amount: amount, usage: f.usage})
 	a.addAll(a.byType, f.typ, f.days)
 	a.addAll(a.byProvider, f.provider, f.days)
 	tenant := f.tenant
@@ -183,19 +230,34 @@ func (a *aggregator) addSegment(m map[string]*series, prop, tenant string, days 
 
 // totals returns the Totals of everything added.
 func (a *aggregator) totals(w Window, version string) (Totals, error) {
-	monthly, err := perMonth(a.total, w.Duration())
+	timeDays := make([]Money, len(a.days))
+	var usageCost Money
+	for i, x := range a.days {
+		timeDays[i] = x - a.usageDays[i]
+		usageCost += a.usageDays[i]
+	}
+	basis := MonthlyBasis{Time: a.g.since(w, timeDays), TimeCost: a.total - usageCost, Usage: a.g.since(w, a.usageDays), UsageCost: usageCost}
+	monthly, err := basis.monthly(basis.TimeCost, basis.UsageCost)
 	if err != nil {
 		return Totals{}, err
 	}
+	how := "total × 730 h / window hours (" + fmtHours(w.Duration()) + " h), rounded half away from zero to 0.000001"
+	if basis.Time != w || basis.Usage != w {
+		how = "resources and base fees (" + basis.TimeCost.String() + ") × 730 h / " + sinceText(basis.Time, w) +
+			" + email volume (" + basis.UsageCost.String() + ") × 730 h / " + sinceText(basis.Usage, w) +
+			", each rounded half away from zero to 0.000001: days of the window before a kind of cost first appears " +
+			"(data younger than the window) are not averaged in"
+	}
 	t := Totals{
-		Total:            a.total,
-		EstimatedMonthly: monthly,
-		ByResourceType:   a.groups(a.byType, []string{TypeVPS, TypeIP, TypeEmail}),
-		ByProvider:       a.groups(a.byProvider, nil),
-		ByTenant:         a.groups(a.byTenant, nil),
-		ByPlan:           a.groups(a.byPlan, nil),
-		ByTier:           a.groups(a.byTier, nil),
-		ByDay:            a.dayCosts(a.days),
+		Total:                 a.total,
+		EstimatedMonthly:      monthly,
+		EstimatedMonthlyBasis: basis,
+		ByResourceType:        a.groups(a.byType, []string{TypeVPS, TypeIP, TypeEmail}),
+		ByProvider:            a.groups(a.byProvider, nil),
+		ByTenant:              a.groups(a.byTenant, nil),
+		ByPlan:                a.groups(a.byPlan, nil),
+		ByTier:                a.groups(a.byTier, nil),
+		ByDay:                 a.dayCosts(a.days),
 		HowCalculated: HowCalculated{
 			Method: "Sum of every resource's amortized cost and every email provider's volume and base-fee cost in the window " +
 				"(see each resource's and provider's how_calculated). Breakdowns partition the same attributed amounts, so each " +
@@ -204,8 +266,8 @@ func (a *aggregator) totals(w Window, version string) (Totals, error) {
 			PriceListVersion: version, Window: w,
 		},
 		EstimatedMonthlyHowCalculated: HowCalculated{
-			Method:           "total × 730 h / window hours (" + fmtHours(w.Duration()) + " h), rounded half away from zero to 0.000001",
-			Inputs:           []string{"total (" + a.total.String() + ")", "window hours"},
+			Method:           how,
+			Inputs:           []string{"total (" + a.total.String() + ")", "cost per day"},
 			PriceListVersion: version, Window: w,
 		},
 	}
@@ -213,6 +275,27 @@ func (a *aggregator) totals(w Window, version string) (Totals, error) {
 		t.Unattributed = s.total
 	}
 	return t, nil
+}
+
+// since is the span from the first day of days with cost (or w's start) to w's end.
+func (g grid) since(w Window, days []Money) Window {
+	for i, x := range days {
+		if x != 0 {
+			if from := g.dayStart(i); from.After(w.From) {
+				return Window{From: from, To: w.To}
+			}
+			break
+		}
+	}
+	return w
+}
+
+// sinceText describes a basis span: "720 h (the window)" or "72 h (from 2026-03-03)".
+func sinceText(b, w Window) string {
+	if b == w {
+		return fmtHours(b.Duration()) + " h (the window)"
+	}
+	return fmtHours(b.Duration()) + " h (from " + b.From.Format(time.DateOnly) + ", its first day in the window)"
 }
 
 func (a *aggregator) dayCosts(days []Money) []DayCost {

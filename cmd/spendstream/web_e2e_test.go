@@ -41,8 +41,9 @@ import (
 //
 // Every view: the two labels and the "aggregated as of" stamp (in the viewer's time zone) are on
 // screen, no console error or CSP violation, and axe-core (vendored, aggregates/web/testdata/axe)
-// finds no serious or critical accessibility violation. SPENDSTREAM_SCREENSHOTS=1 saves the main
-// views to aggregates/web/screenshots/.
+// finds no serious or critical accessibility violation. Every run saves screenshots of the main
+// views to .local/screenshots/ (ignored by git); SPENDSTREAM_SCREENSHOTS=1 saves them to
+// aggregates/web/screenshots/ instead, the ones the README shows.
 
 const (
 	webTZ      = "America/New_York"
@@ -504,10 +505,11 @@ func newWebPage(t *testing.T, browser, base string) *webPage {
 	require.NoError(t, chromedp.Do(bctx), "start %s", browser)
 	p := &webPage{t: t, ctx: bctx, base: base, problems: make(chan string, 100)}
 	p.expected.Store(webExpectedStatus)
+	p.shots = "../../.local/screenshots"
 	if os.Getenv("SPENDSTREAM_SCREENSHOTS") != "" {
 		p.shots = "../../aggregates/web/screenshots"
-		require.NoError(t, os.MkdirAll(p.shots, 0o755))
 	}
+	require.NoError(t, os.MkdirAll(p.shots, 0o755))
 	console := chromedp.Console(bctx)
 	go func() {
 		for m, err := range console {

@@ -156,14 +156,6 @@
   }
   // A window [from, to): whole UTC days as their first and last day, other spans as instants in
   // the viewer's time zone.
-  // basisNote says what the monthly estimate was scaled from: the whole window, or (data younger
-  // than the window) the part of it with cost data, as the API's how_calculated.window says.
-  function basisNote(d, win, cur) {
-    const bw = d.estimated_monthly_spend.how_calculated.window;
-    if (bw && win && bw.from !== win.from) return ['Modeled from ', money(d.window_total.amount, cur), ' over ', windowText(bw), ', the part of the window with cost data.'];
-    return ['Modeled from ', money(d.window_total.amount, cur), ' over the window.'];
-  }
-
   function windowText(w) {
     if (!w || !w.from || !w.to) return '';
     const from = new Date(w.from);
@@ -753,7 +745,7 @@
     const recIds = new Set(recs && recs.ok ? recs.body.data.items.map((i) => i.id) : []);
     top.replaceChildren(
       card({ id: 'card-monthly', title: 'Estimated monthly infrastructure spend', big: money(d.estimated_monthly_spend.amount, cur),
-        sub: basisNote(d, res.body.window, cur),
+        sub: ['Modeled from ', money(d.window_total.amount, cur), ' over the window; "How it\'s calculated" shows the scaling.'],
         how: how(d.estimated_monthly_spend.how_calculated, 'estimated monthly spend', [['Exact figure', fmtExact(d.estimated_monthly_spend.amount, cur)], ['Window total', fmtExact(d.window_total.amount, cur)], ['How the window total is built', d.window_total.how_calculated.method]]) }),
       card({ id: 'card-savings', title: 'Estimated savings opportunities', big: range(sv.low, sv.high, cur, ' per month'),
         sub: ['A range, not a promise: ', count(sv.opportunities), ' suggestion(s) to validate. ', state.caps.recs ? h('a', { href: '#/recommendations', id: 'see-recs' }, 'See the recommendations') : null],
@@ -869,7 +861,7 @@
     head.sub.replaceChildren('Window: ' + windowText(d.window) + ' · plan ', h('span', { class: 'pill', id: 'tenant-plan' }, d.plan || 'unknown'), ' · tier ', h('span', { class: 'pill' }, d.tier || 'unknown'));
     top.replaceChildren(
       card({ id: 'card-tenant-total', title: 'Attributed cost in the window', big: money(d.total, cur), sub: ['Dedicated resources in full, shared ones by usage share.'], how: how(d.how_calculated, 'tenant cost', [['Exact figure', fmtExact(d.total, cur)]]) }),
-      card({ id: 'card-tenant-monthly', title: 'Estimated monthly cost', big: money(d.estimated_monthly, cur), sub: ['The window\'s attributed cost scaled to 730 hours, as the API computes it.'], how: how(d.how_calculated, 'estimated monthly cost', [['Exact figure', fmtExact(d.estimated_monthly, cur)], ['Scaling', 'window total × 730 h / the hours of the window with cost data (server side)']]) }));
+      card({ id: 'card-tenant-monthly', title: 'Estimated monthly cost', big: money(d.estimated_monthly, cur), sub: ['The window\'s attributed cost scaled to 730 hours, as the API computes it.'], how: how(d.how_calculated, 'estimated monthly cost', [['Exact figure', fmtExact(d.estimated_monthly, cur)], ['Scaling', 'to 730 hours from the days of the window with cost data (server side)']]) }));
     const res2 = d.resources || [];
     const email = d.email || [];
     body.replaceChildren(
