@@ -176,6 +176,9 @@ type methodError struct{ allow string }
 func (e *methodError) Error() string { return "method not allowed; want one of " + e.allow }
 
 // tooLargeError is a result above Config.MaxRows.
+// errBodyTooLarge is a request body over maxJSONBody: 413.
+var errBodyTooLarge = fmt.Errorf("request body over %d bytes", maxJSONBody)
+
 type tooLargeError struct{ max int }
 
 func (e *tooLargeError) Error() string {
@@ -205,6 +208,8 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{"bad_parameter", pe.Error()}
 	case errors.As(err, &tl):
 		return http.StatusBadRequest, errorBody{"result_too_large", tl.Error()}
+	case errors.Is(err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, errorBody{"body_too_large", fmt.Sprintf("want a JSON object of at most %d bytes", maxJSONBody)}
 	case errors.Is(err, ErrUnauthenticated):
 		return http.StatusUnauthorized, errorBody{"unauthenticated", "missing or invalid credentials"}
 	case errors.Is(err, ErrForbidden), errors.Is(err, aggregates.ErrNoScope):
@@ -246,6 +251,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "path", r.URL.Path, "status", status, "err", err)
 	default:
 		s.log.Debug("request refused", "path", r.URL.Path, "status", status, "code", body.Code)
+	}
+	if status == http.StatusUnauthorized { // RFC 6750: say which scheme to use
+		w.Header().Set("WWW-Authenticate", `Bearer realm="spendstream"`)
 	}
 	s.writeJSON(w, r, status, errorJSON{Error: body})
 }

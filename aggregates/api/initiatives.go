@@ -58,6 +58,9 @@ type initiativeJSON struct {
 // over maxJSONBody.
 func decodeStrict(r *http.Request, v any) error {
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+		return errBodyTooLarge
+	}
 	if err != nil {
 		return badParam("body", "want a JSON object of at most %d bytes", maxJSONBody)
 	}

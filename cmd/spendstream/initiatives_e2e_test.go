@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,8 @@ func TestInitiativesLifecycle(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 	code, _ = doJSON(t, http.MethodPost, base+"/v1/initiatives", cfo, map[string]any{"recommendation_id": recID, "extra": 1}, nil, nil)
 	require.Equal(t, http.StatusBadRequest, code, "unknown fields are refused")
+	code, _ = doJSON(t, http.MethodPost, base+"/v1/initiatives", cfo, map[string]any{"recommendation_id": recID, "note": strings.Repeat("x", 70<<10)}, nil, nil)
+	require.Equal(t, http.StatusRequestEntityTooLarge, code, "a body over 64 KiB")
 
 	url := base + "/v1/initiatives/" + in.ID
 	etag := `"` + strconv.FormatUint(in.Revision, 10) + `"`

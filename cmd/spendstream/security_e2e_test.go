@@ -640,6 +640,7 @@ func testSecCredentials(t *testing.T, env *secEnv) {
 			desc := fmt.Sprintf("%s %s, %s", rt.method, rt.path, c.name)
 			assert.Equal(t, http.StatusUnauthorized, r.status, "%s: %s", desc, r)
 			assert.JSONEq(t, want, string(r.body), "%s: the 401 says nothing more", desc)
+			assert.Equal(t, `Bearer realm="spendstream"`, r.header.Get("WWW-Authenticate"), desc)
 		}
 	}
 	// The producer endpoint refuses every API token, and all the bad ones.
@@ -651,6 +652,7 @@ func testSecCredentials(t *testing.T, env *secEnv) {
 		}
 		r := mustDo(t, "POST", env.base+"/v1/events", c.authz, ev, nil)
 		assert.Equal(t, http.StatusUnauthorized, r.status, "POST /v1/events, %s: %s", c.name, r)
+		assert.Equal(t, `Bearer realm="spendstream"`, r.header.Get("WWW-Authenticate"), "POST /v1/events, %s", c.name)
 		checkErrorBody(t, "POST /v1/events, "+c.name, r)
 	}
 
@@ -1251,7 +1253,7 @@ func testSecPublic(t *testing.T, env *secEnv) {
 	r = mustDo(t, "GET", env.base+"/v1/initiatives/"+env.initiative+"?unknown=1", bearer(env.tokens[auth.RoleCFO]), nil, nil)
 	assert.Equal(t, s400, r.status, "GET /v1/initiatives/{id} with an unknown parameter: %s", r)
 
-	// Initiative bodies: unknown fields, trailing data, oversized and hostile values are 400s.
+	// Initiative bodies: unknown fields, trailing data and hostile values are 400s, oversized 413.
 	cfo := bearer(env.tokens[auth.RoleCFO])
 	for name, body := range map[string]string{
 		"unknown field":   `{"recommendation_id":"rec_0000000000000000","tenant_id":"t-002"}`,
@@ -1263,7 +1265,11 @@ func testSecPublic(t *testing.T, env *secEnv) {
 		"oversized":       `{"recommendation_id":"` + strings.Repeat("x", 70<<10) + `"}`,
 	} {
 		r := mustDo(t, "POST", env.base+"/v1/initiatives", cfo, []byte(body), nil)
-		assert.Equal(t, s400, r.status, "POST /v1/initiatives, %s: %s", name, r)
+		want := s400
+		if name == "oversized" {
+			want = http.StatusRequestEntityTooLarge
+		}
+		assert.Equal(t, want, r.status, "POST /v1/initiatives, %s: %s", name, r)
 		checkErrorBody(t, name, r)
 		checkNoInternals(t, name, r, body)
 	}
