@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -42,24 +41,8 @@ func TestCostGolden(t *testing.T) {
 	emb := startNATS(t)
 	httpAddr := freePort(t)
 	base := "http://" + httpAddr
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr,
-			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--flush-interval", "200ms",
-			"--price-list", "testdata/pricelist.golden.yaml", "--posthog-projects", "phc_a=t-a,phc_b=t-b",
-			"--log-level", "warn"}, func(string) string { return "" })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("spendstream did not stop within 30s")
-		}
-	})
-	waitReady(t, base, 60*time.Second)
+	runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+		"--price-list", "testdata/pricelist.golden.yaml", "--posthog-projects", "phc_a=t-a,phc_b=t-b", "--log-level", "warn")
 
 	d := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
 	n := 0

@@ -108,23 +108,7 @@ func TestEndToEnd(t *testing.T) {
 	httpAddr := freePort(t)
 	base := "http://" + httpAddr
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr,
-			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--flush-interval", "200ms",
-			"--log-level", "warn"}, func(string) string { return "" })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("spendstream did not stop within 30s")
-		}
-	})
-	waitReady(t, base, 60*time.Second)
+	runInProcess(t, emb.URL(), httpAddr, chAddr, db, "--log-level", "warn")
 
 	nc, err := nats.Connect(emb.URL())
 	require.NoError(t, err)
@@ -308,17 +292,7 @@ func TestGenerateCommand(t *testing.T) {
 	base := "http://" + httpAddr
 	none := func(string) string { return "" }
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr, "--clickhouse-addr", chAddr,
-			"--clickhouse-database", db, "--flush-interval", "200ms", "--log-level", "warn"}, none)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	waitReady(t, base, 60*time.Second)
+	runInProcess(t, emb.URL(), httpAddr, chAddr, db, "--log-level", "warn")
 
 	require.NoError(t, run(context.Background(), []string{"generate", "--http-url", base, "--tenants", "2",
 		"--vps-per-tenant", "2", "--backfill", "2h", "--live=false", "--fault-rate", "0"}, none))

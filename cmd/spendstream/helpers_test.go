@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +102,34 @@ func getJSONAs(t testing.TB, token, url string, out any) int {
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
 	}
 	return resp.StatusCode
+}
+
+// runInProcess starts `spendstream run` in this process, serving on httpAddr, against the NATS at
+// natsURL and the ClickHouse database db at chAddr, with 200 ms flushes and the extra flags; it
+// returns once /readyz answers. stop (also a cleanup of t; a second call does nothing) cancels it
+// and requires a clean exit within 30 s.
+func runInProcess(t *testing.T, natsURL, httpAddr, chAddr, db string, extra ...string) (stop func()) {
+	t.Helper()
+	args := append([]string{"run", "--nats-url", natsURL, "--http-addr", httpAddr,
+		"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--flush-interval", "200ms"}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, func(string) string { return "" }) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(30 * time.Second):
+				t.Error("spendstream did not stop within 30s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	waitReady(t, "http://"+httpAddr, 60*time.Second)
+	return stop
 }
 
 func waitReady(t testing.TB, base string, within time.Duration) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -72,25 +71,9 @@ func TestInitiativesLifecycle(t *testing.T) {
 	httpAddr := freePort(t)
 	base := "http://" + httpAddr
 	start := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr,
-				"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--flush-interval", "200ms",
-				"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "16",
-				"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "-1s",
-				"--log-level", "warn"}, func(string) string { return "" })
-		}()
-		waitReady(t, base, 60*time.Second)
-		return func() {
-			cancel()
-			select {
-			case err := <-done:
-				require.NoError(t, err)
-			case <-time.After(30 * time.Second):
-				t.Fatal("spendstream did not stop within 30s")
-			}
-		}
+		return runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+			"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "16",
+			"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "-1s", "--log-level", "warn")
 	}
 	stop := start()
 	defer func() { stop() }()

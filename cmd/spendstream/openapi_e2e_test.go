@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"go/ast"
@@ -855,26 +854,10 @@ func TestOpenAPIDocumentAndLiveResponses(t *testing.T) {
 	emb := startNATS(t)
 	httpAddr := freePort(t)
 	base := "http://" + httpAddr
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr,
-			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--flush-interval", "200ms",
-			"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "4",
-			"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "-1s",
-			"--ingest-max-events", "100", "--posthog-max-events", "500", "--log-level", "warn"},
-			func(string) string { return "" })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("spendstream did not stop within 30s")
-		}
-	})
-	waitReady(t, base, 60*time.Second)
+	runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+		"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "4",
+		"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "-1s",
+		"--ingest-max-events", "100", "--posthog-max-events", "500", "--log-level", "warn")
 
 	e := &oasE2E{t: t, base: base, doc: doc, covered: map[string]map[int]int{}}
 	fleet := demoFleet(Config{DemoSeed: 42, DemoTenants: 4, DemoFaultRate: 0.002})

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -139,24 +138,8 @@ func TestPostHogCapture(t *testing.T) {
 	}))
 	defer up.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr,
-			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--flush-interval", "200ms",
-			"--posthog-projects", "phc_alpha=t-alpha,phc_beta=t-beta", "--log-level", "warn",
-			"--posthog-forward-url", up.URL, "--posthog-forward-key", "phc_upstream"}, func(string) string { return "" })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("spendstream did not stop within 30s")
-		}
-	})
-	waitReady(t, base, 60*time.Second)
+	runInProcess(t, emb.URL(), httpAddr, chAddr, db, "--posthog-projects", "phc_alpha=t-alpha,phc_beta=t-beta",
+		"--log-level", "warn", "--posthog-forward-url", up.URL, "--posthog-forward-key", "phc_upstream")
 
 	tr := newPHTruth()
 	now := time.Now().UTC()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -511,23 +510,9 @@ func startSecuritySpendstream(t *testing.T) *secEnv {
 	keys := filepath.Join(t.TempDir(), "producers.yaml")
 	require.NoError(t, os.WriteFile(keys, []byte("producers:\n  - {key: \""+secProducerKey+"\", name: t001-agent, tenants: [t-001]}\n"), 0o600))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr,
-			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--flush-interval", "200ms",
-			"--demo", "--demo-tenants", "4", "--demo-backfill", "72h", "--price-list", "../../deploy/pricelist.example.yaml",
-			"--producer-keys-file", keys, "--rate-limit", "0", "--cost-cache-ttl", "-1s", "--log-level", "error"}, func(string) string { return "" })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("spendstream did not stop within 30s")
-		}
-	})
+	runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+		"--demo", "--demo-tenants", "4", "--demo-backfill", "72h", "--price-list", "../../deploy/pricelist.example.yaml",
+		"--producer-keys-file", keys, "--rate-limit", "0", "--cost-cache-ttl", "-1s", "--log-level", "error")
 	env := &secEnv{base: "http://" + httpAddr, tokens: map[auth.Role]string{},
 		from: time.Now().UTC().Add(-96 * time.Hour).Format(time.RFC3339)}
 	for _, r := range secRoles {

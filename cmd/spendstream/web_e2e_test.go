@@ -549,25 +549,9 @@ func TestWebJourney(t *testing.T) {
 	emb := startNATS(t)
 	httpAddr := freePort(t)
 	base := "http://" + httpAddr
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--nats-url", emb.URL(), "--http-addr", httpAddr,
-			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--flush-interval", "200ms",
-			"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "16",
-			"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "10s",
-			"--log-level", "error"}, func(string) string { return "" })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("spendstream did not stop within 30s")
-		}
-	})
-	waitReady(t, base, 60*time.Second)
+	runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+		"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "16",
+		"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "10s", "--log-level", "error")
 
 	// The page is served with its headers; other paths keep the API's JSON 404.
 	resp, err := http.Get(base + "/")
