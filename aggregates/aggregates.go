@@ -5,7 +5,9 @@ package aggregates
 
 import (
 	"math"
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/spendstream/spendstream/aggregates/window"
 	"github.com/spendstream/spendstream/schemas/events"
@@ -200,7 +202,9 @@ func (b *Batch) Rows() int {
 	return len(b.VPS) + len(b.Email) + len(b.Inventory) + len(b.Analytics) + len(b.Segments)
 }
 
-// AddEvent folds a validated event into the batch, assigning its window by event time.
+// AddEvent folds a validated event into the batch, assigning its window by event time. It copies the
+// strings it keeps (the key of a new partial, records), so ev may alias a buffer that is reused once
+// AddEvent returns (events.DecodeBorrowed).
 func (b *Batch) AddEvent(ev *events.Event) {
 	w, _ := WindowOf(ev)
 	switch ev.Type {
@@ -211,6 +215,7 @@ func (b *Batch) AddEvent(ev *events.Event) {
 		p := b.VPS[k]
 		if p == nil {
 			p = &VPSPartial{}
+			cloneStrings(&k.TenantID, &k.ResourceID, &k.Provider, &k.Region, &k.Plan)
 			b.VPS[k] = p
 		}
 		p.Add(s)
@@ -221,21 +226,53 @@ func (b *Batch) AddEvent(ev *events.Event) {
 		p := b.Email[k]
 		if p == nil {
 			p = &EmailPartial{}
+			cloneStrings(&k.TenantID, &k.IP, &k.Pool, &k.Provider)
 			b.Email[k] = p
 		}
 		p.Add(v)
 	case events.TypeInventoryResource:
 		r := ev.Inventory
-		b.Inventory = append(b.Inventory, InventoryRecord{EventTime: ev.Time.UTC(), EventID: ev.ID,
+		rec := InventoryRecord{EventTime: ev.Time.UTC(), EventID: ev.ID,
 			TenantID: ev.TenantID, ResourceID: r.ResourceID, Kind: r.Kind, Provider: r.Provider,
-			Region: r.Region, Plan: r.Plan, Action: r.Action, Shared: r.Shared})
+			Region: r.Region, Plan: r.Plan, Action: r.Action, Shared: r.Shared}
+		cloneStrings(&rec.EventID, &rec.TenantID, &rec.ResourceID, &rec.Provider, &rec.Region, &rec.Plan)
+		rec.Kind, rec.Action = events.ResourceKind(strings.Clone(string(rec.Kind))), events.Action(strings.Clone(string(rec.Action)))
+		b.Inventory = append(b.Inventory, rec)
 	case events.TypeAnalytics:
 		a := ev.Analytics
-		b.Analytics[AnalyticsKey{WindowStart: w, TenantID: ev.TenantID, Event: a.Event, DistinctID: a.DistinctID}]++
-		for _, s := range a.Segments {
-			b.Segments = append(b.Segments, SegmentRecord{EffectiveFrom: ev.Time.UTC(), EventUUID: ev.ID,
-				TenantID: ev.TenantID, Property: s.Property, Value: s.Value, Source: s.Source})
+		k := AnalyticsKey{WindowStart: w, TenantID: ev.TenantID, Event: a.Event, DistinctID: a.DistinctID}
+		if n, ok := b.Analytics[k]; ok {
+			b.Analytics[k] = n + 1
+		} else {
+			cloneStrings(&k.TenantID, &k.Event, &k.DistinctID)
+			b.Analytics[k] = 1
 		}
+		for _, s := range a.Segments {
+			rec := SegmentRecord{EffectiveFrom: ev.Time.UTC(), EventUUID: ev.ID,
+				TenantID: ev.TenantID, Property: s.Property, Value: s.Value, Source: s.Source}
+			cloneStrings(&rec.EventUUID, &rec.TenantID, &rec.Property, &rec.Value, &rec.Source)
+			b.Segments = append(b.Segments, rec)
+		}
+	}
+}
+
+// cloneStrings replaces the strings with copies that share one new allocation.
+func cloneStrings(ss ...*string) {
+	n := 0
+	for _, s := range ss {
+		n += len(*s)
+	}
+	if n == 0 {
+		return
+	}
+	buf := make([]byte, 0, n)
+	for _, s := range ss {
+		buf = append(buf, *s...)
+	}
+	all := unsafe.String(unsafe.SliceData(buf), n)
+	for _, s := range ss {
+		l := len(*s)
+		*s, all = all[:l], all[l:]
 	}
 }
 
@@ -283,14 +320,19 @@ type Hist [HistBuckets]uint32
 
 // Uint64s returns the histogram without its trailing zero buckets, widened for storage. ClickHouse
 // sums arrays element-wise, so shorter arrays merge correctly and cost less to send.
-func (h *Hist) Uint64s() []uint64 {
+func (h *Hist) Uint64s() []uint64 { return h.AppendUint64s(nil) }
+
+// AppendUint64s appends what Uint64s returns to dst.
+func (h *Hist) AppendUint64s(dst []uint64) []uint64 {
 	n := len(h)
 	for n > 0 && h[n-1] == 0 {
 		n--
 	}
-	out := make([]uint64, n)
-	for i := range out {
-		out[i] = uint64(h[i])
+	if dst == nil {
+		dst = make([]uint64, 0, n)
 	}
-	return out
+	for _, c := range h[:n] {
+		dst = append(dst, uint64(c))
+	}
+	return dst
 }

@@ -146,6 +146,7 @@ type Entry struct {
 	Stored  time.Time
 	Counted bool
 	Event   events.Event
+	data    events.Data // what Event's data points to when the handler decoded it
 }
 
 // AddBatch applies the entries of one delivery batch of partition p, in stream order, under one
@@ -164,10 +165,19 @@ func (b *Batcher) AddBatch(ctx context.Context, p uint16, entries []Entry) error
 		b.cond.Wait()
 	}
 	counted := 0
+	// The processed counters are added to per run of one type rather than per event.
+	var runType events.Type
+	run := 0
+	flushRun := func() {
+		if run > 0 {
+			b.processed(runType).Add(float64(run))
+		}
+	}
 	for i := range entries {
 		e := &entries[i]
 		st, err := b.advance(p, e.Seq, e.Stored)
 		if err != nil {
+			flushRun()
 			return err
 		}
 		if st == nil || !e.Counted {
@@ -176,8 +186,13 @@ func (b *Batcher) AddBatch(ctx context.Context, p uint16, entries []Entry) error
 		b.cur.AddEvent(&e.Event)
 		st.events++
 		counted++
-		b.processed(e.Event.Type).Inc()
+		if e.Event.Type != runType {
+			flushRun()
+			runType, run = e.Event.Type, 0
+		}
+		run++
 	}
+	flushRun()
 	b.curCount += counted
 	if b.curCount >= b.cfg.MaxBatchEvents {
 		b.Kick()

@@ -35,7 +35,7 @@ type Config struct {
 	MaxBatchEvents    int
 	MaxBufferedEvents int
 	Rules             Rules
-	PullBatch         int // messages a pull request asks for
+	PullBatch         int // a partition keeps twice this many messages asked for or buffered
 }
 
 // DefaultConfig returns the defaults.
@@ -178,7 +178,7 @@ func (c *Consumer) runOnce(parent context.Context) error {
 				return fmt.Errorf("bind consumer %s: %w", streams.ConsumerName(lane, p), err)
 			}
 			parts = append(parts, lanePart{lane: lane, partition: p, consumer: cons})
-			c.addHandler(router, js, b, lane, p, cons, cancel)
+			c.addHandler(router, js, nc, b, lane, p, cancel)
 		}
 	}
 	c.log.Info("consumers resumed from committed positions", "partitions", c.cfg.Owned(), "lanes", c.cfg.Lanes)
@@ -217,10 +217,10 @@ func (c *Consumer) runOnce(parent context.Context) error {
 	return nil
 }
 
-func (c *Consumer) addHandler(router *message.Router, js jetstream.JetStream, b *Batcher, lane events.Lane, p int,
-	cons jetstream.Consumer, rewind context.CancelCauseFunc) {
+func (c *Consumer) addHandler(router *message.Router, js jetstream.JetStream, nc *nats.Conn, b *Batcher, lane events.Lane, p int,
+	rewind context.CancelCauseFunc) {
 	name := streams.ConsumerName(lane, p)
-	sub := newJSSubscriber(cons, 2*c.cfg.PullBatch, c.cfg.PullBatch, c.log)
+	sub := newJSSubscriber(nc, streams.StreamName(lane), name, 2*c.cfg.PullBatch, c.log)
 	h := &handler{lane: lane, partition: uint16(p), rules: c.cfg.Rules, batcher: b, js: js,
 		metrics: c.metrics, log: c.log, rewind: rewind}
 	router.AddConsumerHandler(name, streams.StreamName(lane), sub, h.Handle)

@@ -89,8 +89,11 @@ func (h *handler) handle(msg *message.Message) error {
 		}
 		seen = f.streamSeq
 		stored := time.Unix(0, f.storedNanos).UTC()
-		e := Entry{Seq: f.streamSeq, Stored: stored}
-		ev, cerr := h.check(f.data, f.subject, stored)
+		e := h.nextEntry()
+		e.Seq, e.Stored = f.streamSeq, stored
+		// The event borrows from the payload and from e: both stay as they are until the batch
+		// was added (AddEvent copies what it keeps), which is before the ack.
+		ev, cerr := h.check(f.data, f.subject, stored, &e.data)
 		if cerr != nil {
 			if err := h.deadLetter(msg.Context(), f, cerr); err != nil {
 				return err
@@ -99,7 +102,6 @@ func (h *handler) handle(msg *message.Message) error {
 			e.Event = ev
 			e.Counted = true
 		}
-		h.entries = append(h.entries, e)
 	}
 	if err := h.batcher.AddBatch(msg.Context(), h.partition, h.entries); err != nil {
 		return err
@@ -110,10 +112,28 @@ func (h *handler) handle(msg *message.Message) error {
 	return nil
 }
 
-// decode parses one message of the lane: a CloudEvent, or a PostHog record.
-func (h *handler) decode(payload []byte) (events.Event, error) {
+// nextEntry appends an entry to h.entries and returns it, reset but for its data storage (which
+// decoding overwrites).
+func (h *handler) nextEntry() *Entry {
+	n := len(h.entries)
+	if n == cap(h.entries) {
+		// Entries already made keep pointing at their data in the old array, which stays as it is.
+		grown := make([]Entry, n+1, max(2*n, 1024))
+		copy(grown, h.entries)
+		h.entries = grown
+	} else {
+		h.entries = h.entries[:n+1]
+	}
+	e := &h.entries[n]
+	e.Seq, e.Stored, e.Counted, e.Event = 0, time.Time{}, false, events.Event{}
+	return e
+}
+
+// decode parses one message of the lane: a CloudEvent (borrowing from payload and into), or a
+// PostHog record.
+func (h *handler) decode(payload []byte, into *events.Data) (events.Event, error) {
 	if h.lane != events.LanePostHog {
-		return events.Decode(payload, h.rules.Limits)
+		return events.DecodeBorrowed(payload, h.rules.Limits, into)
 	}
 	r, err := posthog.DecodeRecord(payload)
 	if err != nil {
@@ -128,8 +148,8 @@ func (h *handler) decode(payload []byte) (events.Event, error) {
 }
 
 // check decodes and validates one event against its subject and the lane's time rules.
-func (h *handler) check(payload []byte, subject []byte, stored time.Time) (events.Event, error) {
-	ev, err := h.decode(payload)
+func (h *handler) check(payload []byte, subject []byte, stored time.Time, into *events.Data) (events.Event, error) {
+	ev, err := h.decode(payload, into)
 	if err != nil {
 		return ev, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/schemas/events"
@@ -36,6 +37,7 @@ type rollupColumns struct {
 	memMax                                         []uint32
 	coreSeconds                                    []uint64
 	cpuHist, memHist                               [][]uint64
+	histFlat                                       []uint64 // backs cpuHist and memHist
 	sent, delivered, bounced, deferred, complained []uint64
 	reports                                        []uint64
 	eventID                                        []string
@@ -70,6 +72,36 @@ func orEpoch(t time.Time) time.Time {
 	return t.UTC()
 }
 
+// newRollupColumns sizes every column for rows rows, so that filling them does not grow slices.
+func newRollupColumns(rows int) *rollupColumns {
+	return &rollupColumns{
+		kind: make([]string, 0, rows), windowStart: make([]time.Time, 0, rows),
+		tenant: make([]string, 0, rows), resource: make([]string, 0, rows), provider: make([]string, 0, rows),
+		region: make([]string, 0, rows), plan: make([]string, 0, rows), ip: make([]string, 0, rows), pool: make([]string, 0, rows),
+		samples: make([]uint64, 0, rows), vcpus: make([]uint32, 0, rows), memoryMB: make([]uint32, 0, rows),
+		interval: make([]uint64, 0, rows), cpuSum: make([]uint64, 0, rows), cpuMax: make([]uint32, 0, rows),
+		memSum: make([]uint64, 0, rows), memMax: make([]uint32, 0, rows), coreSeconds: make([]uint64, 0, rows),
+		cpuHist: make([][]uint64, 0, rows), memHist: make([][]uint64, 0, rows),
+		sent: make([]uint64, 0, rows), delivered: make([]uint64, 0, rows), bounced: make([]uint64, 0, rows),
+		deferred: make([]uint64, 0, rows), complained: make([]uint64, 0, rows), reports: make([]uint64, 0, rows),
+		eventID: make([]string, 0, rows), eventTime: make([]time.Time, 0, rows),
+		resourceKind: make([]string, 0, rows), action: make([]string, 0, rows), shared: make([]uint8, 0, rows),
+		lane: make([]string, 0, rows), partition: make([]uint16, 0, rows), streamSeq: make([]uint64, 0, rows),
+		asOf: make([]time.Time, 0, rows), events: make([]uint64, 0, rows), flushedAt: make([]time.Time, 0, rows),
+	}
+}
+
+var emptyVPS aggregates.VPSPartial
+
+// appendHist appends h without its trailing zero buckets to the shared backing array and returns
+// the row's view of it. A view taken before the backing array grows keeps the old array, which
+// still holds its values, so views stay valid.
+func (c *rollupColumns) appendHist(h *aggregates.Hist) []uint64 {
+	n := len(c.histFlat)
+	c.histFlat = h.AppendUint64s(c.histFlat)
+	return c.histFlat[n:len(c.histFlat):len(c.histFlat)]
+}
+
 func (c *rollupColumns) add(r row) {
 	c.kind = append(c.kind, r.kind)
 	c.windowStart = append(c.windowStart, orEpoch(r.windowStart))
@@ -82,7 +114,7 @@ func (c *rollupColumns) add(r row) {
 	c.pool = append(c.pool, r.pool)
 	v := r.vps
 	if v == nil {
-		v = &aggregates.VPSPartial{}
+		v = &emptyVPS
 	}
 	c.samples = append(c.samples, v.Samples)
 	c.vcpus = append(c.vcpus, v.VCPUs)
@@ -93,8 +125,8 @@ func (c *rollupColumns) add(r row) {
 	c.memSum = append(c.memSum, v.MemSum)
 	c.memMax = append(c.memMax, v.MemMax)
 	c.coreSeconds = append(c.coreSeconds, v.CPUCoreSeconds)
-	c.cpuHist = append(c.cpuHist, v.CPUHist.Uint64s())
-	c.memHist = append(c.memHist, v.MemHist.Uint64s())
+	c.cpuHist = append(c.cpuHist, c.appendHist(&v.CPUHist))
+	c.memHist = append(c.memHist, c.appendHist(&v.MemHist))
 	e := r.email
 	if e == nil {
 		e = &aggregates.EmailPartial{}
@@ -146,7 +178,9 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 	} else if ph {
 		return s.writePostHog(ctx, b)
 	}
-	var c rollupColumns
+	c := newRollupColumns(b.Rows() + len(b.Positions))
+	// Most histograms of a batch's partials have a few dozen non-zero leading buckets.
+	c.histFlat = make([]uint64, 0, 2*32*len(b.VPS))
 	flushed := b.FlushedAt
 	for k, p := range b.VPS {
 		c.add(row{kind: "vps", windowStart: k.WindowStart, tenant: k.TenantID, resource: k.ResourceID,
@@ -176,7 +210,7 @@ func (s *Store) insertBlock(ctx context.Context, table, columns string, cols []a
 	}
 	defer func() { _ = batch.Abort() }()
 	for i, col := range cols {
-		if err := batch.Column(i).Append(col); err != nil {
+		if err := appendColumn(batch.Column(i), col); err != nil {
 			return fmt.Errorf("append column %d: %w", i, err)
 		}
 	}
@@ -184,6 +218,21 @@ func (s *Store) insertBlock(ctx context.Context, table, columns string, cols []a
 		return fmt.Errorf("send insert: %w", err)
 	}
 	return nil
+}
+
+// appendColumn appends a whole column. Array columns go row by row: the driver appends a typed row
+// ([]uint64) without reflection, where a whole [][]uint64 would be walked by reflection, boxing every
+// element.
+func appendColumn(bc driver.BatchColumn, col any) error {
+	if rows, ok := col.([][]uint64); ok {
+		for _, r := range rows {
+			if err := bc.AppendRow(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return bc.Append(col)
 }
 
 // flushQueryID names a batch insert so that a successor can find it in system.processes.

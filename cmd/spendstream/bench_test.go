@@ -224,6 +224,49 @@ func (r *benchRig) brokerConsume(n int) time.Duration {
 	return time.Since(start)
 }
 
+// watchDelivered samples, every 250 ms, how many messages the live lane's consumers have delivered
+// (seconds after start: delivered), until the returned function is called.
+func (r *benchRig) watchDelivered(start time.Time) func() string {
+	var mu sync.Mutex
+	var out []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		var last uint64
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			var sum uint64
+			for p := range r.scfg.Partitions {
+				c, err := r.js.Consumer(context.Background(), streams.StreamLive, streams.ConsumerName(events.LaneLive, p))
+				if err != nil {
+					continue
+				}
+				sum += c.CachedInfo().Delivered.Consumer
+			}
+			if sum != last {
+				mu.Lock()
+				out = append(out, fmt.Sprintf("%.2fs:%d", time.Since(start).Seconds(), sum))
+				mu.Unlock()
+				last = sum
+			}
+		}
+	}()
+	return func() string {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(out, " ")
+	}
+}
+
 // consumeProc starts `spendstream consume` on a fresh database.
 func (r *benchRig) consumeProc(db string) *proc {
 	return startProc(r.b, r.env.dir, "consume-"+db, r.env.spendBin, append([]string{"consume", "--nats-url", r.url,
@@ -271,9 +314,21 @@ func flushedEvents(ctx context.Context, s *clickhouse.Store) (n uint64, asOf tim
 }
 
 func waitFlushed(b *testing.B, s *clickhouse.Store, n int, within time.Duration) time.Time {
+	return waitFlushedTimeline(b, s, n, within, nil)
+}
+
+// waitFlushedTimeline is waitFlushed that also records when each new committed count was seen
+// (for the drain's time line).
+func waitFlushedTimeline(b *testing.B, s *clickhouse.Store, n int, within time.Duration, seen func(time.Time, uint64)) time.Time {
 	deadline := time.Now().Add(within)
+	var last uint64
 	for time.Now().Before(deadline) {
-		if got, _ := flushedEvents(context.Background(), s); got >= uint64(n) {
+		got, _ := flushedEvents(context.Background(), s)
+		if seen != nil && got != last {
+			seen(time.Now(), got)
+			last = got
+		}
+		if got >= uint64(n) {
 			return time.Now()
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -306,8 +361,13 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	store := openStore(b, env.chAddr, db)
 	start := time.Now()
 	cons := rig.consumeProc(db)
-	end := waitFlushed(b, store, n, 10*time.Minute)
+	var timeline []string
+	stopDelivered := rig.watchDelivered(start)
+	end := waitFlushedTimeline(b, store, n, 10*time.Minute, func(at time.Time, got uint64) {
+		timeline = append(timeline, fmt.Sprintf("%.2fs:%d", at.Sub(start).Seconds(), got))
+	})
 	drain := end.Sub(start)
+	delivered := stopDelivered()
 	cpu := cons.cpu()
 	rss := cons.peakRSS()
 	cons.stop()
@@ -315,6 +375,10 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	report("drain      broker alone %8.0f ev/s | spendstream %8.0f ev/s | ratio %.2f (target >= 0.80)", brokerRate, drainRate, drainRate/brokerRate)
 	cpuPerEvent := cpu / time.Duration(n)
 	report("cost       spendstream CPU %s per event (target <= 5µs), peak RSS %.0f MiB", cpuPerEvent, float64(rss)/(1<<20))
+	// When the consumer's commits landed (seconds after its start: committed events), which
+	// separates start-up and the last flush from the steady rate.
+	report("timeline   committed %s", strings.Join(timeline, " "))
+	report("timeline   delivered %s", delivered)
 	b.ReportMetric(drainRate, "drain-ev/s")
 	b.ReportMetric(drainRate/brokerRate, "drain-ratio")
 	b.ReportMetric(float64(cpuPerEvent.Nanoseconds()), "cpu-ns/ev")

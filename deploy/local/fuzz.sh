@@ -15,6 +15,8 @@ while read -r fn pkg; do
     echo "fuzz: $fn in $pkg failed"; exit 1; }
 done <<'LIST'
 FuzzDecode ./schemas/events/
+FuzzScanFast ./schemas/events/
+FuzzParseShortDecimal ./schemas/events/
 FuzzDecode ./schemas/posthog/
 FuzzParseRollupQuery ./aggregates/api/
 FuzzParse ./aggregates/cost/pricelist/

@@ -44,3 +44,42 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeCompact measures Decode on events as Encode writes them (the fast path).
+func BenchmarkDecodeCompact(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		typ  Type
+	}{{"type=vps", TypeVPSSample}, {"type=email", TypeEmailVolume}} {
+		raw := build(bc.typ, nil, nil)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, err := Decode(raw, DefaultLimits()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeBorrowed measures DecodeBorrowed on events as Encode writes them.
+func BenchmarkDecodeBorrowed(b *testing.B) {
+	var into Data
+	for _, bc := range []struct {
+		name string
+		typ  Type
+	}{{"type=vps", TypeVPSSample}, {"type=email", TypeEmailVolume}} {
+		raw := build(bc.typ, nil, nil)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, err := DecodeBorrowed(raw, DefaultLimits(), &into); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Limits bounds what Decode and CheckFuture accept. A zero field means its default.
@@ -202,6 +203,8 @@ type decoder struct {
 	data    [numData]span
 	scratch []byte // unescaped string contents
 	strs    strSet
+	into    *Data // DecodeBorrowed: where the type's data goes; strings alias the input
+	ascii   bool  // scanFast took the input: every string is printable ASCII without escapes
 }
 
 // Decode parses and validates one event (structure and values; no clock). raw must be one JSON
@@ -223,14 +226,42 @@ type decoder struct {
 //   - datacontenttype is matched case-insensitively; a wrong one, and any data_base64, are
 //     ReasonWrongType. An unknown kind or action is ReasonOutOfRange.
 func Decode(raw []byte, lim Limits) (Event, error) {
+	return decode(raw, lim, nil)
+}
+
+// Data holds the type-specific part of events decoded by DecodeBorrowed, so that a caller decoding
+// many events can keep it with its own records instead of allocating it per event.
+type Data struct {
+	VPS       VPSSample
+	Email     EmailVolume
+	Inventory InventoryResource
+}
+
+// DecodeBorrowed is Decode without copies, for callers that fold events into aggregates at once and
+// copy what they keep: it accepts and rejects exactly what Decode does, but the strings of the
+// returned Event alias raw (or a buffer of the call's own, for strings with escapes), and its VPS,
+// Email or Inventory points into into (which it overwrites). raw and into must not change while the
+// Event is in use.
+func DecodeBorrowed(raw []byte, lim Limits, into *Data) (Event, error) {
+	return decode(raw, lim, into)
+}
+
+func decode(raw []byte, lim Limits, into *Data) (Event, error) {
 	lim = lim.withDefaults()
 	if len(raw) > lim.MaxEventBytes {
 		return Event{}, reject(ReasonOversized, "",
 			fmt.Sprintf("event is %d bytes, more than the limit of %d", len(raw), lim.MaxEventBytes))
 	}
 	var d decoder
-	if err := d.scan(raw); err != nil {
-		return Event{}, err
+	if d.ascii = d.scanFast(raw); !d.ascii {
+		d = decoder{}
+		if err := d.scan(raw); err != nil {
+			return Event{}, err
+		}
+	}
+	if into != nil {
+		d.into = into
+		d.strs.borrow = true
 	}
 	ev, err := d.event()
 	if err != nil {
@@ -336,7 +367,13 @@ func (d *decoder) vps(ev *Event) error {
 			return err
 		}
 	}
-	v := new(VPSSample)
+	var v *VPSSample
+	if d.into != nil {
+		v = &d.into.VPS
+		*v = VPSSample{}
+	} else {
+		v = new(VPSSample)
+	}
 	vcpus, err := d.integer(dVCPUs, 1, maxVCPUs, false)
 	if err != nil {
 		return err
@@ -381,7 +418,13 @@ func (d *decoder) email(ev *Event) error {
 	if err != nil {
 		return err
 	}
-	v := new(EmailVolume)
+	var v *EmailVolume
+	if d.into != nil {
+		v = &d.into.Email
+		*v = EmailVolume{}
+	} else {
+		v = new(EmailVolume)
+	}
 	for _, c := range [5]struct {
 		slot int
 		dst  *uint64
@@ -429,7 +472,13 @@ func (d *decoder) inventory(ev *Event) error {
 	if err != nil {
 		return err
 	}
-	v := new(InventoryResource)
+	var v *InventoryResource
+	if d.into != nil {
+		v = &d.into.Inventory
+		*v = InventoryResource{}
+	} else {
+		v = new(InventoryResource)
+	}
 	k, err := d.enum(dKind, []string{string(KindVPS), string(KindIP)})
 	if err != nil {
 		return err
@@ -500,7 +549,7 @@ func (d *decoder) str(sp span, field string, maxLen int, required bool) ([]byte,
 		return nil, nil
 	case len(s) > maxLen:
 		return nil, reject(ReasonOutOfRange, field, fmt.Sprintf("longer than %d bytes (%d)", maxLen, len(s)))
-	case hasControl(s):
+	case !d.ascii && hasControl(s):
 		return nil, reject(ReasonOutOfRange, field, "contains a control character: "+quote(s))
 	}
 	return s, nil
@@ -659,6 +708,9 @@ func (d *decoder) unit(slot int) (float64, error) {
 		return 0, reject(ReasonWrongType, field, "want number in [0,1], got "+sp.kind.String())
 	}
 	num := d.raw[sp.start:sp.end]
+	if f, ok := parseShortDecimal(num); ok && f <= 1 {
+		return f, nil
+	}
 	f, err := strconv.ParseFloat(string(num), 64)
 	if err != nil && math.IsInf(f, 0) { // an underflow (1e-400) is a fine 0; an overflow is not
 		return 0, reject(ReasonOutOfRange, field, "not a finite number: "+quote(num))
@@ -668,6 +720,35 @@ func (d *decoder) unit(slot int) (float64, error) {
 	}
 	return f + 0, nil // +0 turns -0 into 0
 }
+
+// parseShortDecimal reads a JSON number of the form digits[.digits] with at most 15 digits, which
+// most utilizations are. The digits make an integer below 2^53 and the divisor a power of ten up to
+// 10^15, both exact in a float64, so the one correctly rounded division gives the float64 nearest to
+// the decimal: what strconv.ParseFloat returns.
+func parseShortDecimal(b []byte) (float64, bool) {
+	var mant uint64
+	digits, frac := 0, -1
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+		case c == '.' && frac < 0 && i > 0:
+			frac = i + 1
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 || frac == len(b) {
+		return 0, false
+	}
+	if frac < 0 {
+		return float64(mant), true
+	}
+	return float64(mant) / pow10[len(b)-frac], true
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 // parseInteger reads a JSON number (syntax already checked) as an unsigned integer. neg is set for
 // a negative non-zero value, integral when the value has no fractional part, overflow when it does
@@ -758,12 +839,14 @@ func parseInteger(b []byte) (v uint64, neg, integral, overflow bool) {
 	return v, neg, true, false
 }
 
-// strSet gathers the strings of one event so that they share one allocation.
+// strSet gathers the strings of one event so that they share one allocation (or, with borrow, so
+// that they alias the bytes they were read from).
 type strSet struct {
-	views [8][]byte
-	offs  [9]int
-	n     int
-	all   string
+	views  [8][]byte
+	offs   [9]int
+	n      int
+	all    string
+	borrow bool
 }
 
 func (s *strSet) add(b []byte) int {
@@ -774,6 +857,9 @@ func (s *strSet) add(b []byte) int {
 
 // build copies every added string into one string; call once, after the last add.
 func (s *strSet) build() {
+	if s.borrow {
+		return
+	}
 	total := 0
 	for _, v := range s.views[:s.n] {
 		total += len(v)
@@ -788,4 +874,10 @@ func (s *strSet) build() {
 	s.all = sb.String()
 }
 
-func (s *strSet) get(i int) string { return s.all[s.offs[i]:s.offs[i+1]] }
+func (s *strSet) get(i int) string {
+	if s.borrow {
+		v := s.views[i]
+		return unsafe.String(unsafe.SliceData(v), len(v))
+	}
+	return s.all[s.offs[i]:s.offs[i+1]]
+}

@@ -1,0 +1,172 @@
+package consumers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spendstream/spendstream/consumers/streams"
+)
+
+func TestParseAckSubject(t *testing.T) {
+	for _, tc := range []struct {
+		reply               string
+		sseq, cseq, pending uint64
+		nanos               int64
+	}{
+		{"$JS.ACK.USAGE_LIVE.live-0.1.42.7.1700000000123456789.3", 42, 7, 3, 1700000000123456789},
+		{"$JS.ACK.hub.ACCHASH.USAGE_LIVE.live-0.2.42.7.1700000000123456789.0", 42, 7, 0, 1700000000123456789},
+		{"$JS.ACK.hub.ACCHASH.USAGE_LIVE.live-0.2.42.7.1700000000123456789.0.rand0m", 42, 7, 0, 1700000000123456789},
+		{"", 0, 0, 0, 0},
+		{"_INBOX.abc", 0, 0, 0, 0},
+		{"$JS.ACK.S.C.1.2.3", 0, 0, 0, 0},                        // too few tokens
+		{"$JS.ACK.S.C.1.x.3.4.5", 0, 0, 0, 0},                    // not a number
+		{"$JS.ACK.S.C.1.2.3.99999999999999999999.5", 0, 0, 0, 0}, // time out of range
+		{"$JS.ACK.S.C.1.18446744073709551616.3.4.5", 0, 0, 0, 0}, // overflow
+		{"$JS.ACK.S.C.1..3.4.5", 0, 0, 0, 0},                     // empty token
+	} {
+		sseq, cseq, nanos, pending := parseAckSubject(tc.reply)
+		require.Equal(t, [4]uint64{tc.sseq, tc.cseq, uint64(tc.nanos), tc.pending},
+			[4]uint64{sseq, cseq, uint64(nanos), pending}, tc.reply)
+	}
+}
+
+func BenchmarkParseAckSubject(b *testing.B) {
+	for b.Loop() {
+		parseAckSubject("$JS.ACK.USAGE_LIVE.live-0.1.4242424.4242424.1700000000123456789.300000")
+	}
+}
+
+// TestJSSubscriberBatchesInOrderAndAcks runs the subscriber against an embedded JetStream: every
+// message arrives once, in order, framed with its position, over several batches (the pull window
+// is smaller than the stream), and acking a batch acknowledges all of it (ack policy "all").
+func TestJSSubscriberBatchesInOrderAndAcks(t *testing.T) {
+	srv, err := streams.StartEmbedded(streams.EmbeddedConfig{Dir: t.TempDir(), Port: -1, MaxStore: 1 << 30})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	require.NoError(t, err)
+	const n = 2500
+	for i := range n {
+		_, err := js.PublishMsg(ctx, &nats.Msg{Subject: fmt.Sprintf("t.%d", i%7), Data: fmt.Appendf(nil, "m%d", i),
+			Header: nats.Header{jetstream.MsgIDHeader: []string{fmt.Sprint(i)}}})
+		require.NoError(t, err)
+	}
+	cons, err := js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckAllPolicy,
+		MaxAckPending: 10000})
+	require.NoError(t, err)
+
+	sub := newJSSubscriber(nc, "T", "c", 300, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer sub.Close()
+	out, err := sub.Subscribe(ctx, "T")
+	require.NoError(t, err)
+	got, batches := 0, 0
+	for got < n {
+		var wm interface {
+			Ack() bool
+		}
+		select {
+		case m := <-out:
+			batches++
+			for rest := m.Payload; len(rest) > 0; {
+				var f frame
+				f, rest, err = nextFrame(rest)
+				require.NoError(t, err)
+				got++
+				require.Equal(t, uint64(got), f.streamSeq)
+				require.Equal(t, uint64(got), f.consumerSeq)
+				require.Equal(t, fmt.Sprintf("t.%d", (got-1)%7), string(f.subject))
+				require.Equal(t, fmt.Sprintf("m%d", got-1), string(f.data))
+				require.Equal(t, uint64(n-got), f.pending)
+				require.NotZero(t, f.storedNanos)
+			}
+			wm = m
+		case <-ctx.Done():
+			t.Fatalf("received %d of %d messages", got, n)
+		}
+		wm.Ack()
+	}
+	require.Greater(t, batches, 1)
+	require.Eventually(t, func() bool {
+		info, err := cons.Info(ctx)
+		return err == nil && info.AckFloor.Stream == n && info.NumAckPending == 0
+	}, 10*time.Second, 20*time.Millisecond)
+
+	// Messages published later arrive too (the pull requests are renewed).
+	_, err = js.Publish(ctx, "t.x", []byte("late"))
+	require.NoError(t, err)
+	select {
+	case m := <-out:
+		f, _, err := nextFrame(m.Payload)
+		require.NoError(t, err)
+		require.Equal(t, uint64(n+1), f.streamSeq)
+		require.Equal(t, "late", string(f.data))
+		m.Ack()
+	case <-ctx.Done():
+		t.Fatal("late message not received")
+	}
+	require.NoError(t, sub.Close())
+}
+
+// TestJSSubscriberResumesAfterServerRestart checks that the pull requests are renewed when the
+// connection comes back: messages published after a server restart arrive, in order.
+func TestJSSubscriberResumesAfterServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := streams.StartEmbedded(streams.EmbeddedConfig{Dir: dir, Port: -1, MaxStore: 1 << 30})
+	require.NoError(t, err)
+	port := srv.Server.Addr().(*net.TCPAddr).Port
+	nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	require.NoError(t, err)
+	_, err = js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckAllPolicy})
+	require.NoError(t, err)
+	sub := newJSSubscriber(nc, "T", "c", 100, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer sub.Close()
+	out, err := sub.Subscribe(ctx, "T")
+	require.NoError(t, err)
+	receive := func(want uint64) {
+		t.Helper()
+		select {
+		case m := <-out:
+			f, _, err := nextFrame(m.Payload)
+			require.NoError(t, err)
+			require.Equal(t, want, f.streamSeq)
+			m.Ack()
+		case <-ctx.Done():
+			t.Fatalf("message %d not received", want)
+		}
+	}
+	_, err = js.Publish(ctx, "t.a", []byte("before"))
+	require.NoError(t, err)
+	receive(1)
+
+	srv.Shutdown()
+	srv, err = streams.StartEmbedded(streams.EmbeddedConfig{Dir: dir, Port: port, MaxStore: 1 << 30})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	require.Eventually(t, nc.IsConnected, 30*time.Second, 10*time.Millisecond)
+	_, err = js.Publish(ctx, "t.a", []byte("after"))
+	require.NoError(t, err)
+	receive(2)
+}
