@@ -99,6 +99,17 @@ type Config struct {
 	// CostCacheTTL is how long a computed cost model is reused (default 30 s; negative: never).
 	// Responses from a reused model are stamped with the data it was computed from.
 	CostCacheTTL time.Duration
+	// CostCacheStale is how long past CostCacheTTL a cached model is still served, at once and
+	// stamped with the data it was computed from, while one background refresh recomputes it
+	// (default 10m; negative: never, the request waits for a new model).
+	CostCacheStale time.Duration
+	// CostPrewarm computes the models of the default windows (the default cost window and the
+	// recommendation lookback, ending today) when the handler is created, and keeps them fresh
+	// until Background is done. It needs the cache (CostCacheTTL not negative).
+	CostPrewarm bool
+	// Background is the context of background work (cost model refreshes and pre-warming); it
+	// stops when it is done (default context.Background()).
+	Background context.Context
 	// Initiatives stores tracked initiatives; the initiative routes exist when it and the cost
 	// endpoints are set.
 	Initiatives InitiativeStore
@@ -146,6 +157,9 @@ func (c *Config) setDefaults() {
 	if c.CostCacheTTL == 0 {
 		c.CostCacheTTL = DefaultCostCacheTTL
 	}
+	if c.CostCacheStale == 0 {
+		c.CostCacheStale = DefaultCostCacheStale
+	}
 }
 
 // Validate checks the configuration.
@@ -185,7 +199,7 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux(),
-		cache: modelCache{ttl: cfg.CostCacheTTL}}
+		cache: modelCache{ttl: cfg.CostCacheTTL, stale: cfg.CostCacheStale}}
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
 	s.handle("GET /openapi.json", s.openapi)
@@ -261,6 +275,9 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 		s.handle("/ui/", cfg.Web.ServeHTTP)
 	}
 	s.handle("/", s.notFound)
+	if cfg.CostPrewarm {
+		go s.prewarm(s.background())
+	}
 	return s.mux
 }
 

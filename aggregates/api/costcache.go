@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -11,20 +12,58 @@ import (
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/cost"
 	"github.com/spendstream/spendstream/aggregates/cost/pricelist"
+	"github.com/spendstream/spendstream/aggregates/window"
 )
 
 // DefaultCostCacheTTL is how long a computed cost model is reused (Config.CostCacheTTL).
 const DefaultCostCacheTTL = 30 * time.Second
 
-// maxCachedModels bounds the cost models kept (by window and price list).
-const maxCachedModels = 32
+// DefaultCostCacheStale is how long past its TTL a cached model is still served while it is
+// recomputed in the background (Config.CostCacheStale).
+const DefaultCostCacheStale = 10 * time.Minute
+
+// Bounds of the cost model cache: at most maxCachedModels models, holding at most
+// maxCachedInputRows input rows (usage, inventory and segment rows) together. A model's memory
+// grows with its input rows (its per-day usage index above all: a 365-day model of 2,000 tenants
+// and 20,000 resources has 7.35M input rows and keeps about 540 MiB), so the row bound is what
+// bounds memory: about 750 MiB of models, e.g. that year and four 30-day windows. The least
+// recently served go first; the model just computed is always kept, however large.
+const (
+	maxCachedModels    = 32
+	maxCachedInputRows = 10_000_000
+)
+
+// minRefreshTimeout bounds a background computation of a model from below: it serves no waiting
+// client, so it may take longer than Config.QueryTimeout (a 365-day model of a large fleet can).
+const minRefreshTimeout = 5 * time.Minute
 
 // modelEntry is a computed model and the committed progress read before its inputs: what its
-// figures include, and so what a response built from it is stamped with.
+// figures include, and so what a response built from it is stamped with, however old it is.
 type modelEntry struct {
 	m        *cost.Model
 	progress []aggregates.Progress
-	at       time.Time
+	at       time.Time     // the clock when its inputs were read: its age counts from there
+	took     time.Duration // how long it took to compute
+	rows     int           // its input rows (the cache's memory bound)
+
+	used       atomic.Int64 // the clock (Unix ns) when it was last served: least recently used goes first
+	refreshing atomic.Bool  // a background refresh of it has started
+
+	// The recommendations of the model, derived once (Config.Recommend does not change): they
+	// take longer than serving a cached model (a 365-day model of a large fleet: hundreds of ms).
+	recsOnce sync.Once
+	recsUsed atomic.Bool // recommend was called: a refresh of the model derives them before it is served
+	recs     cost.Recommendations
+	recsErr  error
+}
+
+// recommend returns the recommendations of e's model under cfg, computed on first use. The result
+// is shared: callers copy before changing it (Recommendations is a value; they replace Items,
+// never change an item in place).
+func (e *modelEntry) recommend(cfg cost.RecommendConfig) (cost.Recommendations, error) {
+	e.recsUsed.Store(true)
+	e.recsOnce.Do(func() { e.recs, e.recsErr = cost.Recommend(e.m, cfg) })
+	return e.recs, e.recsErr
 }
 
 type modelKey struct {
@@ -32,23 +71,58 @@ type modelKey struct {
 	prices   *pricelist.PriceList
 }
 
-// modelCache reuses cost models for a short while and computes each (window, price list) once at a
-// time: a model over a year of roll-ups takes seconds, a dashboard asks for several views of it.
+// flight is the singleflight key of k: one computation per window and price list at a time.
+func (k modelKey) flight() string { return fmt.Sprintf("%d-%d-%p", k.from, k.to, k.prices) }
+
+// modelCache reuses cost models and computes each (window, price list) once at a time: a model
+// over a year of roll-ups takes seconds, a dashboard asks for several views of it.
+//
+// A model younger than ttl is served as is. Once older (stale-while-revalidate), it is still served
+// at once, stamped with the data it was computed from, while one background refresh recomputes it;
+// past ttl+stale it is no longer served and the request computes (or waits for) a new one. A
+// negative ttl disables the cache: every request computes its model.
 type modelCache struct {
-	ttl     time.Duration
-	mu      sync.Mutex
-	entries map[modelKey]*modelEntry
-	group   singleflight.Group
+	ttl, stale time.Duration
+	mu         sync.Mutex
+	entries    map[modelKey]*modelEntry
+	rows       int // input rows of the entries
+	group      singleflight.Group
 }
 
-func (c *modelCache) get(k modelKey, now time.Time) *modelEntry {
+// current returns the entry of k, whatever its age.
+func (c *modelCache) current(k modelKey) *modelEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entries[k]
-	if e == nil || now.Sub(e.at) > c.ttl {
-		return nil
+	return c.entries[k]
+}
+
+// lookup returns the entry of k that may be served at now, and whether it is fresh (younger than
+// the TTL); nil when there is none.
+func (c *modelCache) lookup(k modelKey, now time.Time) (*modelEntry, bool) {
+	if c.ttl < 0 {
+		return nil, false
 	}
-	return e
+	e := c.current(k)
+	if e == nil {
+		return nil, false
+	}
+	ok, fresh := c.servable(e, now)
+	if !ok {
+		return nil, false
+	}
+	return e, fresh
+}
+
+// servable reports whether e may be served at now, and whether it is fresh.
+func (c *modelCache) servable(e *modelEntry, now time.Time) (ok, fresh bool) {
+	age := now.Sub(e.at)
+	switch {
+	case age <= c.ttl:
+		return true, true
+	case c.stale > 0 && age <= c.ttl+c.stale:
+		return true, false
+	}
+	return false, false
 }
 
 func (c *modelCache) put(k modelKey, e *modelEntry) {
@@ -57,17 +131,24 @@ func (c *modelCache) put(k modelKey, e *modelEntry) {
 	if c.entries == nil {
 		c.entries = map[modelKey]*modelEntry{}
 	}
-	if len(c.entries) >= maxCachedModels {
-		var oldest modelKey
-		var at time.Time
+	if old := c.entries[k]; old != nil {
+		c.rows -= old.rows
+		delete(c.entries, k)
+	}
+	for len(c.entries) > 0 && (len(c.entries) >= maxCachedModels || c.rows+e.rows > maxCachedInputRows) {
+		var lru modelKey
+		var at int64
+		first := true
 		for k, v := range c.entries {
-			if at.IsZero() || v.at.Before(at) {
-				oldest, at = k, v.at
+			if u := v.used.Load(); first || u < at {
+				lru, at, first = k, u, false
 			}
 		}
-		delete(c.entries, oldest)
+		c.rows -= c.entries[lru].rows
+		delete(c.entries, lru)
 	}
 	c.entries[k] = e
+	c.rows += e.rows
 }
 
 // stamp collects the progress snapshots of the models a response is built from.
@@ -122,43 +203,184 @@ func (s *stamp) progress() ([]aggregates.Progress, bool) {
 	return out, true
 }
 
-// model returns the cost model of w: a cached one younger than the TTL, or a new one computed from
-// the roll-ups (one computation per window and price list at a time).
+// model returns the cost model of w: a cached one (see modelCache; a stale one starts a background
+// refresh) or a new one computed from the roll-ups, one computation per window and price list at
+// a time. The computation of a model the cache keeps does not depend on the request that started
+// it: when that request gives up (timeout, client gone), it completes for the next ones.
 func (s *server) model(ctx context.Context, w cost.Window) (*cost.Model, error) {
+	e, err := s.entry(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	return e.m, nil
+}
+
+// entry is model's cache entry of w (see model).
+func (s *server) entry(ctx context.Context, w cost.Window) (*modelEntry, error) {
 	prices := s.cfg.Prices()
 	if prices == nil {
 		return nil, errNoPrices
 	}
 	k := modelKey{from: w.From.Unix(), to: w.To.Unix(), prices: prices}
-	if e := s.cache.get(k, s.cfg.Now()); e != nil {
-		record(ctx, e.progress)
-		return e.m, nil
-	}
-	v, err, _ := s.cache.group.Do(fmt.Sprintf("%d-%d-%p", k.from, k.to, prices), func() (any, error) {
-		all := aggregates.Scope{All: true}
-		progress, err := s.reader.LaneProgress(ctx, all) // before the inputs: they include at least this
-		if err != nil {
-			return nil, unavailable("clickhouse", err)
+	now := s.cfg.Now()
+	if e, fresh := s.cache.lookup(k, now); e != nil {
+		if !fresh {
+			s.refresh(k, w, e)
 		}
-		at := s.cfg.Now()
-		in, err := s.costInput(ctx, w, prices)
+		return s.serveEntry(ctx, e, now), nil
+	}
+	if s.cache.ttl < 0 { // no cache: computed for this request, under its context
+		v, err, _ := s.cache.group.Do(k.flight(), func() (any, error) { return s.computeModel(ctx, k, w) })
 		if err != nil {
 			return nil, err
 		}
-		m, err := cost.Compute(in)
-		if err != nil {
-			return nil, fmt.Errorf("cost model: %w", err)
+		return s.serveEntry(ctx, v.(*modelEntry), now), nil
+	}
+	select {
+	case r := <-s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, s.expired) }):
+		if r.Err != nil {
+			return nil, r.Err
 		}
-		e := &modelEntry{m: m, progress: progress, at: at}
-		if s.cache.ttl > 0 {
-			s.cache.put(k, e)
+		return s.serveEntry(ctx, r.Val.(*modelEntry), now), nil
+	case <-ctx.Done():
+		return nil, unavailable("clickhouse", ctx.Err())
+	}
+}
+
+// serveEntry records e's progress for the response's stamp and returns e.
+func (s *server) serveEntry(ctx context.Context, e *modelEntry, now time.Time) *modelEntry {
+	e.used.Store(now.UnixNano())
+	record(ctx, e.progress)
+	return e
+}
+
+// refresh starts one background recomputation of stale entry e of k (none when one has started).
+func (s *server) refresh(k modelKey, w cost.Window, e *modelEntry) {
+	if !e.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	ch := s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, s.expired) })
+	go func() {
+		if r := <-ch; r.Err != nil {
+			e.refreshing.Store(false) // a later request tries again
 		}
+	}()
+}
+
+// expired reports whether e is past the TTL.
+func (s *server) expired(e *modelEntry) bool { return s.cfg.Now().Sub(e.at) > s.cache.ttl }
+
+// computeDetached computes and caches the model of k in the background context, under its own
+// timeout (the longer of Config.QueryTimeout and minRefreshTimeout), unless the cached entry does
+// not need it (a computation that ended just before this one started may have put it). A panic of
+// the model becomes an error: it runs on its own goroutine, where a panic would end the process.
+func (s *server) computeDetached(k modelKey, w cost.Window, needs func(*modelEntry) bool) (v any, err error) {
+	if e := s.cache.current(k); e != nil && !needs(e) {
 		return e, nil
-	})
+	}
+	ctx, cancel := context.WithTimeout(s.background(), max(s.cfg.QueryTimeout, minRefreshTimeout))
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("cost model of %s: panic: %v", w, p)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("cost model computation failed", "from", w.From, "to", w.To, "err", err)
+		}
+	}()
+	return s.computeModel(ctx, k, w)
+}
+
+// background is the context of the API's background work (Config.Background).
+func (s *server) background() context.Context {
+	if s.cfg.Background != nil {
+		return s.cfg.Background
+	}
+	return context.Background()
+}
+
+// computeModel reads the inputs of k's window and computes its model; with the cache on it keeps it.
+func (s *server) computeModel(ctx context.Context, k modelKey, w cost.Window) (*modelEntry, error) {
+	all := aggregates.Scope{All: true}
+	progress, err := s.reader.LaneProgress(ctx, all) // before the inputs: they include at least this
+	if err != nil {
+		return nil, unavailable("clickhouse", err)
+	}
+	at := s.cfg.Now()
+	start := time.Now()
+	in, err := s.costInput(ctx, w, k.prices)
 	if err != nil {
 		return nil, err
 	}
-	e := v.(*modelEntry)
-	record(ctx, e.progress)
-	return e.m, nil
+	m, err := cost.Compute(in)
+	if err != nil {
+		return nil, fmt.Errorf("cost model: %w", err)
+	}
+	e := &modelEntry{m: m, progress: progress, at: at, took: time.Since(start),
+		rows: 1 + len(in.VPSUsage) + len(in.EmailUsage) + len(in.Inventory) + len(in.Segments)}
+	e.used.Store(at.UnixNano())
+	if s.cache.ttl >= 0 {
+		if old := s.cache.current(k); old != nil && old.recsUsed.Load() {
+			_, _ = e.recommend(s.cfg.Recommend) // the model it replaces served recommendations
+		}
+		s.cache.put(k, e)
+	}
+	return e, nil
+}
+
+// defaultWindows are the windows a request without from/to uses at now: the default cost window
+// and (second) the recommendations' lookback, both ending with today.
+func (s *server) defaultWindows(now time.Time) []cost.Window {
+	to := ceil(now.UTC(), window.Step1d)
+	return []cost.Window{{From: to.Add(-DefaultCostWindow), To: to}, s.lookback(to)}
+}
+
+// prewarm computes the models of the default windows and keeps them until ctx is done, so that a
+// request without from/to finds a model from the first one on. A model that has been served is
+// recomputed when it would otherwise turn stale before the next check (its age plus the time it
+// took to compute reaches the TTL): while the default windows are in use, requests find them fresh.
+// One nobody asked for is left to expire (TTL + stale) and then computed again: an idle process
+// computes each about every TTL + stale (10.5 minutes by default), and the first request after a quiet spell gets at worst a
+// stale model at once (refreshed in the background). One model at a time: it is background work on
+// a machine that serves requests.
+func (s *server) prewarm(ctx context.Context) {
+	if s.cache.ttl < 0 || s.costs == nil {
+		return
+	}
+	every := min(max(s.cache.ttl/4, 250*time.Millisecond), 10*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		now := s.cfg.Now()
+		for i, w := range s.defaultWindows(now) {
+			prices := s.cfg.Prices()
+			if prices == nil || ctx.Err() != nil {
+				break
+			}
+			k := modelKey{from: w.From.Unix(), to: w.To.Unix(), prices: prices}
+			due := func(e *modelEntry) bool {
+				now := s.cfg.Now()
+				if ok, _ := s.cache.servable(e, now); !ok {
+					return true
+				}
+				return e.used.Load() > e.at.UnixNano() && now.Sub(e.at)+e.took+every >= s.cache.ttl
+			}
+			if e, _ := s.cache.lookup(k, now); e != nil && !due(e) {
+				continue
+			}
+			select {
+			case r := <-s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, due) }):
+				if e, ok := r.Val.(*modelEntry); ok && i == 1 { // the lookback: its recommendations too
+					_, _ = e.recommend(s.cfg.Recommend)
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -258,20 +258,33 @@ type vpsRow struct {
 
 // indexUsage keeps the usage rows inside the window's days that are valid, by resource.
 func (c *computer) indexUsage(vps []VPSUsage, email []EmailUsage) {
-	known := map[string]bool{}
+	// One map lookup per row (a year of a large fleet has millions): the VPS ids the inventory
+	// shows, each with its slot in rows.
+	known := map[string]int{}
 	for _, r := range c.res {
-		if r.kind == pricelist.KindVPS {
-			known[r.id] = true
+		if _, dup := known[r.id]; r.kind == pricelist.KindVPS && !dup {
+			known[r.id] = len(known)
 		}
 	}
+	rows := make([][]vpsRow, len(known))
 	c.vps = vps
 	c.vpsRows = map[string][]vpsRow{}
+	var (
+		lastDay      time.Time // rows come day by day: the grid index of the previous row's day
+		lastD        int
+		lastOK, seen bool
+	)
 	for i := range vps {
 		u := &vps[i]
-		d, ok := c.g.index(day(u.Day))
+		if !seen || !u.Day.Equal(lastDay) {
+			lastDay, seen = u.Day, true
+			lastD, lastOK = c.g.index(day(u.Day))
+		}
+		d, ok := lastD, lastOK
 		if !ok {
 			continue // outside the window: not this model's business
 		}
+		slot, isKnown := known[u.ResourceID]
 		switch {
 		case !(u.CPUCoreSeconds >= 0 && u.CPUCoreSeconds <= maxCoreSeconds): // false for NaN too
 			c.warn.addf("VPS usage row with cpu_core_seconds negative, not a number or out of range ignored", vpsExample, u.ResourceID, u.TenantID, dayArg(u.Day))
@@ -279,14 +292,19 @@ func (c *computer) indexUsage(vps []VPSUsage, email []EmailUsage) {
 		case !validFraction(u.CPUAvg) || !validFraction(u.CPUP95) || !validFraction(u.MemAvg) || !validFraction(u.MemP95):
 			c.warn.addf("VPS usage row with a utilization outside 0..1 ignored", vpsExample, u.ResourceID, u.TenantID, dayArg(u.Day))
 			continue
-		case !known[u.ResourceID]:
+		case !isKnown:
 			c.warn.addf("VPS usage row of a resource the inventory does not show in the window ignored", vpsExample, u.ResourceID, u.TenantID, dayArg(u.Day))
 			continue
 		}
 		if u.TenantID == "" {
 			c.warn.addf("VPS usage row without tenant: its share of a shared VPS is unattributed", vpsExample, u.ResourceID, u.TenantID, dayArg(u.Day))
 		}
-		c.vpsRows[u.ResourceID] = append(c.vpsRows[u.ResourceID], vpsRow{i: i, day: d})
+		rows[slot] = append(rows[slot], vpsRow{i: i, day: d})
+	}
+	for id, slot := range known {
+		if len(rows[slot]) > 0 {
+			c.vpsRows[id] = rows[slot]
+		}
 	}
 	c.emailByIP = map[string][]int{}
 	c.m.emailRows = make([]emailRow, 0, len(email))
@@ -342,10 +360,17 @@ type vpsDay struct {
 func (c *computer) indexVPSDays() {
 	for id, rows := range c.vpsRows {
 		// Sorted by day, then tenant and values, so that float sums do not depend on input order.
+		// (Day first, then tenant, each only when the previous keys tie: cmp.Or would compare every
+		// key of every pair, tenant strings included.)
 		slices.SortFunc(rows, func(a, b vpsRow) int {
+			if o := cmp.Compare(a.day, b.day); o != 0 {
+				return o
+			}
 			x, y := &c.vps[a.i], &c.vps[b.i]
-			return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(x.TenantID, y.TenantID),
-				cmp.Compare(x.CPUCoreSeconds, y.CPUCoreSeconds), cmp.Compare(x.CPUP95, y.CPUP95), cmp.Compare(x.MemP95, y.MemP95),
+			if o := cmp.Compare(x.TenantID, y.TenantID); o != 0 {
+				return o
+			}
+			return cmp.Or(cmp.Compare(x.CPUCoreSeconds, y.CPUCoreSeconds), cmp.Compare(x.CPUP95, y.CPUP95), cmp.Compare(x.MemP95, y.MemP95),
 				cmp.Compare(x.CPUAvg, y.CPUAvg), cmp.Compare(x.MemAvg, y.MemAvg), cmp.Compare(x.Samples, y.Samples))
 		})
 		days := make([]vpsDay, 0, len(rows))

@@ -41,6 +41,8 @@ type Config struct {
 	Recommend      cost.RecommendConfig
 	RecommendFile  string
 	CostCacheTTL   time.Duration
+	CostCacheStale time.Duration
+	CostPrewarm    bool
 
 	PostHogProjects    string // key=tenant,... (parsed into Capture.Projects)
 	PostHogForwardURL  string
@@ -127,6 +129,9 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 		fs.Float64Var(&c.Recommend.IPMinDailySent, "recommend-ip-min-daily-sent", d.IPMinDailySent, "quiet sending IP: fewer messages per day than this")
 		fs.StringVar(&c.RecommendFile, "recommend-config", "", "JSON file of recommendation thresholds (the json fields of cost.RecommendConfig); its values override the flags")
 		fs.DurationVar(&c.CostCacheTTL, "cost-cache-ttl", 30*time.Second, "reuse a computed cost model this long (responses say which data it includes; negative: never)")
+		fs.DurationVar(&c.CostCacheStale, "cost-cache-stale", 10*time.Minute,
+			"after --cost-cache-ttl, still answer from a cached model this long (stamped with the data it includes) while one background refresh recomputes it (negative: never)")
+		fs.BoolVar(&c.CostPrewarm, "cost-cache-prewarm", true, "compute the cost models of the default windows (last 30 days, recommendation lookback) at start and keep them fresh in the background")
 		fs.DurationVar(&c.DelayedAfter, "delayed-after", 2*time.Minute, "freshness: a pipeline whose watermark lags more than this is delayed")
 	}
 	if has["demo"] {
