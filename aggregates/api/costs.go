@@ -25,6 +25,14 @@ type CostReader interface {
 	SegmentHistory(ctx context.Context, scope aggregates.Scope, q aggregates.SegmentHistoryQuery) ([]aggregates.SegmentRecord, error)
 }
 
+// VPSDailyReader is the optional part of a Reader that reads the cost model's daily VPS usage
+// cheaply: the rows VPSUtilization returns for step 1d grouped by tenant, resource, provider and
+// plan (same figures, same order), without reading the histograms. *clickhouse.Store implements
+// it; without it the cost endpoints use VPSUtilization.
+type VPSDailyReader interface {
+	VPSDailyUsage(ctx context.Context, scope aggregates.Scope, q aggregates.RollupQuery) ([]aggregates.VPSRow, error)
+}
+
 // Cost defaults.
 const (
 	// DefaultCostWindow is the window of the cost endpoints when the request has none.
@@ -100,12 +108,11 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 	}
 	// Daily roll-ups of every day overlapping the window (the model ignores what lies outside).
 	days := aggregates.RollupQuery{From: window.Assign(w.From, window.Step1d), To: ceil(w.To, window.Step1d), Step: window.Step1d}
-	vq := aggregates.VPSQuery{RollupQuery: days}
-	vq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID, aggregates.DimProvider, aggregates.DimPlan}
-	vps, err := s.reader.VPSUtilization(ctx, all, vq)
+	vps, err := s.vpsDaily(ctx, days)
 	if err != nil {
 		return in, unavailable("clickhouse", err)
 	}
+	in.VPSUsage = make([]cost.VPSUsage, 0, len(vps))
 	for _, r := range vps {
 		in.VPSUsage = append(in.VPSUsage, cost.VPSUsage{Day: r.WindowStart, TenantID: r.TenantID, ResourceID: r.ResourceID,
 			Provider: r.Provider, Plan: r.Plan, Samples: r.Samples, CPUCoreSeconds: r.CPUCoreSeconds,
@@ -133,6 +140,18 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 	return in, nil
 }
 
+// vpsDaily reads the daily VPS usage of days across tenants, per tenant, resource, provider and
+// plan: through VPSDailyReader when the reader has it.
+func (s *server) vpsDaily(ctx context.Context, days aggregates.RollupQuery) ([]aggregates.VPSRow, error) {
+	all := aggregates.Scope{All: true}
+	if r, ok := s.reader.(VPSDailyReader); ok {
+		return r.VPSDailyUsage(ctx, all, days)
+	}
+	vq := aggregates.VPSQuery{RollupQuery: days}
+	vq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID, aggregates.DimProvider, aggregates.DimPlan}
+	return s.reader.VPSUtilization(ctx, all, vq)
+}
+
 // lookback is the window recommendations are computed over: the lookback days ending at to.
 func (s *server) lookback(to time.Time) cost.Window {
 	days := s.cfg.Recommend.LookbackDays
@@ -144,15 +163,15 @@ func (s *server) lookback(to time.Time) cost.Window {
 
 // recommendations computes the recommendations over the lookback window ending at to.
 func (s *server) recommendations(ctx context.Context, to time.Time) (cost.Recommendations, *cost.Model, error) {
-	m, err := s.model(ctx, s.lookback(to))
+	e, err := s.entry(ctx, s.lookback(to))
 	if err != nil {
 		return cost.Recommendations{}, nil, err
 	}
-	recs, err := cost.Recommend(m, s.cfg.Recommend)
+	recs, err := e.recommend(s.cfg.Recommend)
 	if err != nil {
 		return cost.Recommendations{}, nil, fmt.Errorf("recommendations: %w", err)
 	}
-	return recs, m, nil
+	return recs, e.m, nil
 }
 
 // serveCost runs compute under the query timeout and writes the cost envelope: data, labels,
@@ -257,14 +276,18 @@ func (s *server) costOverview(w http.ResponseWriter, r *http.Request, c caller) 
 			return nil, err
 		}
 		t := m.Totals
+		// The savings, their count and the underutilized resources are those of the
+		// recommendations this caller may see (GET /v1/recommendations shows the same ones).
+		visible := visibleRecommendations(c, recs.Items)
+		saving := sumSavings(visible)
 		out := overviewJSON{
 			EstimatedMonthlySpend: amount{t.EstimatedMonthly, m.Currency, t.EstimatedMonthlyHowCalculated},
 			WindowTotal:           amount{t.Total, m.Currency, t.HowCalculated},
 			Unattributed:          t.Unattributed,
-			EstimatedSavings: savingsJSON{Low: recs.SavingsMonthly.Low, High: recs.SavingsMonthly.High, Currency: m.Currency,
-				Opportunities: len(recs.Items), HowCalculated: cost.HowCalculated{
-					Method:           "sum of the monthly savings ranges (low and high) of every recommendation; see GET /v1/recommendations for each one's arithmetic",
-					Inputs:           []string{fmt.Sprintf("%d recommendations over the %d-day lookback", len(recs.Items), recs.Config.LookbackDays)},
+			EstimatedSavings: savingsJSON{Low: saving.Low, High: saving.High, Currency: m.Currency,
+				Opportunities: len(visible), HowCalculated: cost.HowCalculated{
+					Method:           "sum of the monthly savings ranges (low and high) of every recommendation you may see; see GET /v1/recommendations for each one's arithmetic",
+					Inputs:           []string{fmt.Sprintf("%d recommendations over the %d-day lookback", len(visible), recs.Config.LookbackDays)},
 					PriceListVersion: m.PriceListVersion, Window: s.lookback(req.window.To)}},
 			ByResourceType:   topN(t.ByResourceType, len(t.ByResourceType)),
 			Underutilized:    []underutilizedJSON{},
@@ -278,7 +301,7 @@ func (s *server) costOverview(w http.ResponseWriter, r *http.Request, c caller) 
 		if c.can(auth.CapCostsByProvider) {
 			out.TopVendors = topN(t.ByProvider, 5)
 		}
-		for _, rec := range recs.Items {
+		for _, rec := range visible {
 			if rec.Kind == cost.KindConsolidateVPS {
 				out.Underutilized = append(out.Underutilized, underutilizedJSON{RecommendationID: rec.ID,
 					ResourceIDs: rec.Targets.ResourceIDs, Summary: rec.Summary, Evidence: rec.Evidence,
@@ -442,6 +465,16 @@ func (s *server) vendorsCompare(w http.ResponseWriter, r *http.Request, c caller
 
 // vendorKinds are the recommendation kinds about vendors and commitments
 // (auth.CapRecommendationsVendors).
+// sumSavings adds up the monthly savings ranges of recs.
+func sumSavings(recs []cost.Recommendation) cost.SavingsRange {
+	var out cost.SavingsRange
+	for _, r := range recs {
+		out.Low += r.SavingsMonthly.Low
+		out.High += r.SavingsMonthly.High
+	}
+	return out
+}
+
 var vendorKinds = []cost.Kind{cost.KindRebalanceIPPool, cost.KindAdjustCommitment}
 
 // visibleRecommendations keeps what the caller may see: vendor/commitment kinds only without
@@ -492,11 +525,7 @@ func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c c
 			items = slices.DeleteFunc(items, func(r cost.Recommendation) bool { return r.Kind != kind })
 		}
 		recs.Items = items
-		recs.SavingsMonthly = cost.SavingsRange{}
-		for _, it := range items {
-			recs.SavingsMonthly.Low += it.SavingsMonthly.Low
-			recs.SavingsMonthly.High += it.SavingsMonthly.High
-		}
+		recs.SavingsMonthly = sumSavings(items)
 		return recs, nil
 	})
 }
