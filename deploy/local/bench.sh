@@ -29,3 +29,5 @@ echo "== end-to-end pipeline ($SPENDSTREAM_BENCH_EVENTS events)"
 go test -run XXX -bench BenchmarkPipeline -benchtime 1x -timeout 40m ./cmd/spendstream/
 echo "== PostHog capture path vs POST /v1/events"
 go test -run XXX -bench BenchmarkCapture -benchtime 1x -timeout 20m ./cmd/spendstream/
+echo "== cost API latency over a year of roll-ups"
+go test -run XXX -bench BenchmarkCostAPI -benchtime 1x -timeout 30m ./cmd/spendstream/
