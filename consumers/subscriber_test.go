@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spendstream/spendstream/consumers/streams"
+	"github.com/spendstream/spendstream/consumers/streams/streamstest"
 )
 
 func TestParseAckSubject(t *testing.T) {
@@ -49,17 +50,10 @@ func BenchmarkParseAckSubject(b *testing.B) {
 // message arrives once, in order, framed with its position, over several batches (the pull window
 // is smaller than the stream), and acking a batch acknowledges all of it (ack policy "all").
 func TestJSSubscriberBatchesInOrderAndAcks(t *testing.T) {
-	srv, err := streams.StartEmbedded(streams.EmbeddedConfig{Dir: t.TempDir(), Port: -1, MaxStore: 1 << 30})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.URL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, nc, js := streamstest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
 	require.NoError(t, err)
 	const n = 2500
 	for i := range n {

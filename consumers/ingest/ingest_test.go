@@ -19,13 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/consumers/streams"
+	"github.com/spendstream/spendstream/consumers/streams/streamstest"
 	"github.com/spendstream/spendstream/schemas/events"
 	"github.com/spendstream/spendstream/schemas/generate"
 )
@@ -836,14 +836,7 @@ func TestNewRegistersOnNilRegisterer(t *testing.T) {
 
 // TestJetStream runs the gateway against a real embedded NATS JetStream.
 func TestJetStream(t *testing.T) {
-	srv, err := streams.StartEmbedded(streams.EmbeddedConfig{Dir: t.TempDir(), Port: -1, MaxStore: 1 << 30})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.URL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, _, js := streamstest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	scfg := streams.DefaultConfig()
