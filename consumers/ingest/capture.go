@@ -233,17 +233,14 @@ func (c *Capture) serve(r *http.Request) (int, any) {
 	out := make([]streams.Outgoing, 0, len(evs))
 	src := make([]int, 0, len(evs)) // out[j] is evs[src[j]]
 	for i := range evs {
-		rec, err := posthog.NewRecord(tenant, &evs[i])
-		var data []byte
-		if err == nil {
-			data, err = json.Marshal(rec)
-		}
+		// json.Marshal(posthog.NewRecord(tenant, &evs[i])), without re-encoding the properties.
+		data, msgID, err := posthog.EncodeRecord(tenant, &evs[i])
 		if err != nil { // properties that cannot be re-encoded: drop the event, not the request
 			resp.Rejected = append(resp.Rejected, CaptureRejected{Index: -1, Reason: posthog.ReasonWrongType, Message: err.Error()})
 			c.metrics.rejected.WithLabelValues(posthog.ReasonWrongType).Inc()
 			continue
 		}
-		out = append(out, streams.Outgoing{Subject: events.AnalyticsSubject(tenant), MsgID: rec.MsgID(), Data: data})
+		out = append(out, streams.Outgoing{Subject: events.AnalyticsSubject(tenant), MsgID: msgID, Data: data})
 		src = append(src, i)
 	}
 	if len(out) == 0 {

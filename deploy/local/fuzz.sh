@@ -18,6 +18,10 @@ FuzzDecode ./schemas/events/
 FuzzScanFast ./schemas/events/
 FuzzParseShortDecimal ./schemas/events/
 FuzzDecode ./schemas/posthog/
+FuzzSplit ./schemas/posthog/
+FuzzFastDecodeEncode ./schemas/posthog/
+FuzzEncodeRecord ./schemas/posthog/
+FuzzDeriveUUID ./schemas/posthog/
 FuzzParseRollupQuery ./aggregates/api/
 FuzzParse ./aggregates/cost/pricelist/
 FuzzCompute ./aggregates/cost/

@@ -107,6 +107,10 @@ type Event struct {
 	GroupSet            map[string]any
 	Historical          bool   // the request had historical_migration: true
 	Raw                 []byte // the event's own JSON, as received (decoded)
+
+	// propsJSON is canonicalJSON(Properties) as Decode computed it (nil when it could not be
+	// encoded), reused by EncodeRecord so the properties are encoded once per event.
+	propsJSON []byte
 }
 
 // Reasons an event is rejected.
@@ -189,8 +193,9 @@ func Decode(body []byte, contentType, contentEncoding string, query url.Values, 
 	parsed := make([]*parsedEvent, len(req.events))
 	var rejected []Rejected
 	fallback := req.token
+	keys := keyCache{}
 	for i, raw := range req.events {
-		p, rej := parseEvent(i, raw, lim)
+		p, rej := parseEvent(i, raw, lim, keys)
 		if rej != nil {
 			rejected = append(rejected, *rej)
 			continue
@@ -370,17 +375,15 @@ func splitRequest(data []byte, lim Limits) (*request, error) {
 	if !json.Valid(data) {
 		return nil, reqErr(http.StatusBadRequest, CodeInvalidJSON, "body is not valid JSON")
 	}
+	// data is valid JSON from here on, so it is split by hand (splitArray, splitObject) rather
+	// than by json.Unmarshal, which would validate and scan the whole body again at every level.
+	// The events are sub-slices of one private copy (json.Unmarshal copied each RawMessage).
 	req := &request{}
 	switch data[0] {
 	case '[':
-		if err := json.Unmarshal(data, &req.events); err != nil {
-			return nil, reqErr(http.StatusBadRequest, CodeInvalidJSON, "%v", err)
-		}
+		req.events, _ = splitArray(bytes.Clone(data), 0)
 	case '{':
-		var top map[string]json.RawMessage
-		if err := json.Unmarshal(data, &top); err != nil {
-			return nil, reqErr(http.StatusBadRequest, CodeInvalidJSON, "%v", err)
-		}
+		top, batch := splitObject(bytes.Clone(data))
 		if h, ok := top["historical_migration"]; ok {
 			var b bool
 			if json.Unmarshal(h, &b) == nil {
@@ -388,9 +391,10 @@ func splitRequest(data []byte, lim Limits) (*request, error) {
 			}
 		}
 		if rawBatch, ok := top["batch"]; ok {
-			if err := json.Unmarshal(rawBatch, &req.events); err != nil || req.events == nil {
+			if rawBatch[0] != '[' {
 				return nil, reqErr(http.StatusBadRequest, CodeInvalidJSON, "batch is not an array of events")
 			}
+			req.events = batch
 			for _, k := range []string{"api_key", "token"} {
 				if v, ok := top[k]; ok {
 					var s string
@@ -428,6 +432,122 @@ func splitRequest(data []byte, lim Limits) (*request, error) {
 	return req, nil
 }
 
+// The splitters below take valid JSON (checked by json.Valid) without leading whitespace.
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && isJSONSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// jsonValueEnd returns the index just past the JSON value that starts at b[i].
+func jsonValueEnd(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = jsonStringEnd(b, i)
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		default:
+			if depth == 0 { // number, true, false or null
+				for i < len(b) && !isJSONSpace(b[i]) && b[i] != ',' && b[i] != ']' && b[i] != '}' {
+					i++
+				}
+				return i
+			}
+		}
+	}
+	return i
+}
+
+// jsonStringEnd returns the index of the quote that closes the JSON string starting at b[i].
+func jsonStringEnd(b []byte, i int) int {
+	for j := i + 1; ; {
+		q := j + bytes.IndexByte(b[j:], '"')
+		n := 0 // backslashes before the quote
+		for p := q - 1; b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		j = q + 1
+	}
+}
+
+// splitArray returns the elements of the JSON array starting at b[i], as json.Unmarshal into
+// []json.RawMessage would (each element's exact bytes), as capacity-limited sub-slices of b,
+// and the index just past the array.
+func splitArray(b []byte, i int) ([]json.RawMessage, int) {
+	out := []json.RawMessage{}
+	i = skipJSONSpace(b, i+1)
+	if b[i] == ']' {
+		return out, i + 1
+	}
+	for {
+		end := jsonValueEnd(b, i)
+		out = append(out, json.RawMessage(b[i:end:end]))
+		i = skipJSONSpace(b, end)
+		if b[i] == ']' {
+			return out, i + 1
+		}
+		i = skipJSONSpace(b, i+1) // ','
+	}
+}
+
+// splitObject returns the members of the JSON object b, as json.Unmarshal into
+// map[string]json.RawMessage would (keys unquoted, the last of duplicate keys wins), the values
+// being sub-slices of b; and, when the value of "batch" is an array, its elements as
+// splitArray returns them.
+func splitObject(b []byte) (map[string]json.RawMessage, []json.RawMessage) {
+	out := map[string]json.RawMessage{}
+	var batch []json.RawMessage
+	i := skipJSONSpace(b, 1)
+	if i < len(b) && b[i] == '}' {
+		return out, nil
+	}
+	for i < len(b) {
+		kend := jsonValueEnd(b, i)
+		rawKey := b[i:kend]
+		var key string
+		if bytes.IndexByte(rawKey, '\\') < 0 && utf8.Valid(rawKey) {
+			key = string(rawKey[1 : len(rawKey)-1])
+		} else if json.Unmarshal(rawKey, &key) != nil {
+			key = string(rawKey[1 : len(rawKey)-1])
+		}
+		i = skipJSONSpace(b, kend)
+		i = skipJSONSpace(b, i+1) // ':'
+		var end int
+		switch {
+		case key == "batch" && b[i] == '[':
+			batch, end = splitArray(b, i)
+		case key == "batch":
+			batch, end = nil, jsonValueEnd(b, i)
+		default:
+			end = jsonValueEnd(b, i)
+		}
+		out[key] = json.RawMessage(b[i:end:end])
+		i = skipJSONSpace(b, end)
+		if i >= len(b) || b[i] != ',' {
+			break
+		}
+		i = skipJSONSpace(b, i+1)
+	}
+	return out, batch
+}
+
 // ---- per-event parsing ----------------------------------------------------
 
 type parsedEvent struct {
@@ -438,16 +558,13 @@ type parsedEvent struct {
 	token string
 }
 
-func parseEvent(i int, raw json.RawMessage, lim Limits) (*parsedEvent, *Rejected) {
+func parseEvent(i int, raw json.RawMessage, lim Limits, keys keyCache) (*parsedEvent, *Rejected) {
 	if len(raw) > lim.MaxEventBytes {
 		return nil, &Rejected{Index: i, Reason: ReasonOversizedEvent, Message: fmt.Sprintf("event of %d bytes exceeds %d", len(raw), lim.MaxEventBytes)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, &Rejected{Index: i, Reason: ReasonWrongType, Message: "event is not valid JSON"}
-	}
+	// raw is one value of the body splitRequest checked with json.Valid, so it is valid JSON
+	// (json.Decoder never failed on it either) and decodeValid applies.
+	v, _ := decodeValidKeys(raw, 0, keys) // as json.Decoder with UseNumber
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, &Rejected{Index: i, Reason: ReasonWrongType, Message: "event is not a JSON object"}
@@ -645,6 +762,12 @@ func (p *parsedEvent) build(req *request, now time.Time, lim Limits) (Event, *Re
 		ev.GroupSet = m
 	}
 
+	canon, ok := encodeCanonical(props)
+	if ok {
+		ev.propsJSON = canon
+	} else {
+		canon = canonicalJSON(props)
+	}
 	if ev.UUID == "" {
 		// Derive from what the client sent, so that a retry of the same
 		// request gives the same UUID: the client timestamp when there is
@@ -653,7 +776,7 @@ func (p *parsedEvent) build(req *request, now time.Time, lim Limits) (Event, *Re
 		if ts != nil {
 			base = *ts
 		}
-		ev.UUID = DeriveUUID(ev.APIKey, ev.DistinctID, ev.Event, base, props)
+		ev.UUID = deriveUUID(ev.APIKey, ev.DistinctID, ev.Event, base, canon)
 	}
 	return ev, nil
 }
@@ -776,20 +899,26 @@ func isUUID(s string) bool {
 // (object keys sorted, so stable across map ordering). The same content always
 // gives the same UUID, so an SDK retry of a batch de-duplicates downstream.
 func DeriveUUID(apiKey, distinctID, event string, ts time.Time, properties map[string]any) string {
-	h := sha256.New()
-	writeField := func(b []byte) {
-		var l [8]byte
-		binary.BigEndian.PutUint64(l[:], uint64(len(b)))
-		h.Write(l[:])
-		h.Write(b)
-	}
-	writeField([]byte("spendstream/posthog/v1"))
-	writeField([]byte(apiKey))
-	writeField([]byte(distinctID))
-	writeField([]byte(event))
-	writeField([]byte(ts.UTC().Format(time.RFC3339Nano)))
-	writeField(canonicalJSON(properties))
-	sum := h.Sum(nil)
+	return deriveUUID(apiKey, distinctID, event, ts, canonicalJSON(properties))
+}
+
+// deriveUUID is DeriveUUID given canonicalJSON(properties).
+func deriveUUID(apiKey, distinctID, event string, ts time.Time, canon []byte) string {
+	// SHA-256 of the fields, each preceded by its length (8 bytes, big endian), hashed in one go.
+	var stack [512]byte
+	in := stack[:0]
+	field := func(in []byte, n int) []byte { return binary.BigEndian.AppendUint64(in, uint64(n)) }
+	const domain = "spendstream/posthog/v1"
+	in = append(field(in, len(domain)), domain...)
+	in = append(field(in, len(apiKey)), apiKey...)
+	in = append(field(in, len(distinctID)), distinctID...)
+	in = append(field(in, len(event)), event...)
+	in = field(in, 0) // length of the time, set below
+	at := len(in)
+	in = ts.UTC().AppendFormat(in, time.RFC3339Nano)
+	binary.BigEndian.PutUint64(in[at-8:at], uint64(len(in)-at))
+	in = append(field(in, len(canon)), canon...)
+	sum := sha256.Sum256(in)
 	var u [16]byte
 	copy(u[:], sum[:16])
 	u[6] = (u[6] & 0x0f) | 0x80 // version 8
@@ -810,16 +939,29 @@ func DeriveUUID(apiKey, distinctID, event string, ts time.Time, properties map[s
 // canonicalJSON encodes v with sorted object keys (encoding/json sorts map
 // keys) and without HTML escaping. A nil map and an empty one are the same.
 func canonicalJSON(props map[string]any) []byte {
+	b, ok := encodeCanonical(props)
+	if !ok {
+		// Unencodable values (channels, NaN...) cannot come from JSON;
+		// fall back to a stable textual form.
+		return []byte(fmt.Sprintf("%v", props))
+	}
+	return b
+}
+
+// encodeCanonical is canonicalJSON without the fallback: ok is false when props cannot be
+// encoded.
+func encodeCanonical(props map[string]any) ([]byte, bool) {
 	if len(props) == 0 {
-		return []byte("{}")
+		return []byte("{}"), true
+	}
+	if b, ok := appendCanonical(make([]byte, 0, 256), props); ok {
+		return b, true
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(props); err != nil {
-		// Unencodable values (channels, NaN...) cannot come from JSON;
-		// fall back to a stable textual form.
-		return []byte(fmt.Sprintf("%v", props))
+		return nil, false
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n")
+	return bytes.TrimRight(buf.Bytes(), "\n"), true
 }

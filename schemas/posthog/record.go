@@ -45,6 +45,129 @@ func NewRecord(tenantID string, ev *Event) (Record, error) {
 		Properties: props}, nil
 }
 
+// EncodeRecord returns json.Marshal(NewRecord(tenantID, ev)) and the record's MsgID, with the
+// same errors. For an Event as Decode returned it (Properties not changed since), it reuses the
+// encoding of the properties Decode made and writes the record without reflection.
+func EncodeRecord(tenantID string, ev *Event) ([]byte, string, error) {
+	if data, ok := appendRecord(nil, tenantID, ev); ok {
+		return data, tenantID + ":" + ev.UUID, nil
+	}
+	rec, err := NewRecord(tenantID, ev)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return nil, "", err
+	}
+	return data, rec.MsgID(), nil
+}
+
+// appendRecord appends what json.Marshal(NewRecord(tenantID, ev)) gives; ok is false when it
+// cannot (no properties encoding from Decode, or a field json.Marshal would refuse), and the
+// caller then takes the reflective path.
+func appendRecord(b []byte, tenantID string, ev *Event) ([]byte, bool) {
+	if ev.propsJSON == nil || ev.Properties == nil {
+		return nil, false
+	}
+	ts := ev.Time.UTC()
+	if y := ts.Year(); y < 0 || y > 9999 {
+		return nil, false // time.Time.MarshalJSON refuses it
+	}
+	if b == nil {
+		b = make([]byte, 0, 192+len(ev.UUID)+len(tenantID)+len(ev.DistinctID)+len(ev.Event)+len(ev.propsJSON)+len(ev.propsJSON)/4)
+	}
+	b = append(b, `{"uuid":`...)
+	b = appendJSONString(b, ev.UUID)
+	b = append(b, `,"tenant_id":`...)
+	b = appendJSONString(b, tenantID)
+	b = append(b, `,"distinct_id":`...)
+	b = appendJSONString(b, ev.DistinctID)
+	b = append(b, `,"event":`...)
+	b = appendJSONString(b, ev.Event)
+	b = append(b, `,"timestamp":`...)
+	// time.Time.MarshalJSON, for a UTC time of years 0 to 9999.
+	b = append(ts.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
+	if ev.Historical {
+		b = append(b, `,"historical":true`...)
+	}
+	var ok bool
+	if b, ok = appendJSONMap(b, `,"set":`, ev.Set); !ok {
+		return nil, false
+	}
+	if b, ok = appendJSONMap(b, `,"set_once":`, ev.SetOnce); !ok {
+		return nil, false
+	}
+	if len(ev.Groups) > 0 {
+		g, err := json.Marshal(ev.Groups)
+		if err != nil {
+			return nil, false
+		}
+		b = append(append(b, `,"groups":`...), g...)
+	}
+	if ev.GroupType != "" {
+		b = append(b, `,"group_type":`...)
+		b = appendJSONString(b, ev.GroupType)
+	}
+	if ev.GroupKey != "" {
+		b = append(b, `,"group_key":`...)
+		b = appendJSONString(b, ev.GroupKey)
+	}
+	if b, ok = appendJSONMap(b, `,"group_set":`, ev.GroupSet); !ok {
+		return nil, false
+	}
+	// propsJSON is compact and only lacks the HTML escaping json.Marshal applies (<, >, & in
+	// strings; U+2028 and U+2029 are escaped either way); json.HTMLEscape adds it.
+	b = append(b, `,"properties":`...)
+	b = appendHTMLEscape(b, ev.propsJSON)
+	return append(b, '}'), true
+}
+
+// appendHTMLEscape appends src as json.HTMLEscape writes it.
+func appendHTMLEscape(dst, src []byte) []byte {
+	const hex = "0123456789abcdef"
+	start := 0
+	for i, c := range src {
+		if c == '<' || c == '>' || c == '&' {
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			start = i + 1
+		}
+		// U+2028 is LINE SEPARATOR, U+2029 is PARAGRAPH SEPARATOR.
+		if c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8 {
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[src[i+2]&0xF])
+			start = i + 3
+		}
+	}
+	return append(dst, src[start:]...)
+}
+
+// appendJSONMap appends name and json.Marshal(m) when m is not empty (omitempty).
+func appendJSONMap(b []byte, name string, m map[string]any) ([]byte, bool) {
+	if len(m) == 0 {
+		return b, true
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, false
+	}
+	return append(append(b, name...), data...), true
+}
+
+// appendJSONString appends s as json.Marshal encodes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			data, _ := json.Marshal(s) // strings always encode
+			return append(b, data...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 // MsgID is the de-duplication id of the record in the stream: a retry of the same event by the
 // same tenant is dropped by JetStream, and one tenant cannot suppress another's events by reusing
 // their uuids.
