@@ -263,6 +263,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		servers = append(servers, &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second})
 	}
+	// The demo's PostHog clients send their last batch on shutdown: the HTTP servers wait for that
+	// (a few seconds at most) before they stop accepting, so the demo loses nothing.
+	demoPostHogDone := make(chan struct{})
+	demoPostHog := r.embedded && cfg.Demo && cfg.HTTPAddr != ""
+	if !demoPostHog {
+		close(demoPostHogDone)
+	}
 	for _, srv := range servers {
 		ln, err := net.Listen("tcp", srv.Addr)
 		if err != nil {
@@ -277,6 +284,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		})
 		g.Go(func() error {
 			<-gctx.Done()
+			select {
+			case <-demoPostHogDone:
+			case <-time.After(5 * time.Second):
+			}
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
 			defer cancel()
 			return srv.Shutdown(sctx)
@@ -284,8 +295,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 	}
 	if r.embedded && cfg.Demo {
 		g.Go(func() error { return runDemo(gctx, cfg, js, log) })
-		if cfg.HTTPAddr != "" {
-			g.Go(func() error { runDemoPostHog(gctx, cfg, log); return nil })
+		if demoPostHog {
+			g.Go(func() error { defer close(demoPostHogDone); runDemoPostHog(gctx, cfg, log); return nil })
 		}
 	}
 	if r.embedded {
