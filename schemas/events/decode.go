@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/spendstream/spendstream/schemas/internal/jsonstr"
 )
 
 // Limits bounds what Decode and CheckFuture accept. A zero field means its default.
@@ -523,7 +525,7 @@ func (d *decoder) text(sp span) []byte {
 		d.scratch = make([]byte, 0, len(d.raw))
 	}
 	n := len(d.scratch)
-	d.scratch = appendUnescaped(d.scratch, d.raw[sp.start:sp.end])
+	d.scratch = jsonstr.AppendUnescaped(d.scratch, d.raw[sp.start:sp.end])
 	return d.scratch[n:len(d.scratch):len(d.scratch)]
 }
 

@@ -1,8 +1,7 @@
 package events
 
 import (
-	"unicode/utf16"
-	"unicode/utf8"
+	"github.com/spendstream/spendstream/schemas/internal/jsonstr"
 )
 
 // This file is a small, strict JSON scanner (RFC 8259) specialised for one flat object with one
@@ -332,75 +331,9 @@ func scanNumber(b []byte, i int) (int, error) {
 // unescapeKey decodes an escaped key into buf; it returns nil if the key does not fit, which is
 // fine because no known key is that long.
 func unescapeKey(buf, s []byte) []byte {
-	out := appendUnescaped(buf, s)
+	out := jsonstr.AppendUnescaped(buf, s)
 	if len(out) > cap(buf) {
 		return nil
 	}
 	return out
-}
-
-// appendUnescaped appends the decoded form of string content s (already validated by scanString)
-// to dst. A lone UTF-16 surrogate becomes U+FFFD, as in encoding/json.
-func appendUnescaped(dst, s []byte) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c != '\\' {
-			j := i + 1
-			for j < len(s) && s[j] != '\\' {
-				j++
-			}
-			dst = append(dst, s[i:j]...)
-			i = j
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := rune(hex4(s[i+1:]))
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2 := utf8.RuneError
-				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-					r2 = utf16.DecodeRune(r, rune(hex4(s[i+3:])))
-				}
-				if r2 != utf8.RuneError {
-					i += 6
-					r = r2
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-		default: // '"', '\\', '/'
-			dst = append(dst, s[i])
-		}
-		i++
-	}
-	return dst
-}
-
-func hex4(b []byte) uint16 {
-	var v uint16
-	for _, c := range b[:4] {
-		v <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			v |= uint16(c - '0')
-		case c >= 'a' && c <= 'f':
-			v |= uint16(c - 'a' + 10)
-		default:
-			v |= uint16(c - 'A' + 10)
-		}
-	}
-	return v
 }

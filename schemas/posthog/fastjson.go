@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/spendstream/spendstream/schemas/internal/jsonstr"
 )
 
 // This file holds what Decode needs of encoding/json, for valid JSON only, without
@@ -118,56 +120,15 @@ func decodeValidString(b []byte, i int) (string, int) {
 	return string(b[i+1 : j]), j + 1
 }
 
-// unquoteEscaped decodes the JSON string starting at b[i], which has escapes. Surrogates and
-// invalid UTF-8 are left to encoding/json.
+// unquoteEscaped decodes the JSON string starting at b[i], which has escapes. Invalid UTF-8 is
+// left to encoding/json (which turns it into U+FFFD).
 func unquoteEscaped(b []byte, i int) (string, int) {
 	end := jsonValueEnd(b, i)
 	raw := b[i+1 : end-1]
 	if !utf8.Valid(raw) {
 		return unquoteStd(b, i)
 	}
-	out := make([]byte, 0, len(raw))
-	for k := 0; k < len(raw); k++ {
-		c := raw[k]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		k++
-		switch raw[k] {
-		case '"', '\\', '/':
-			out = append(out, raw[k])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			var r rune
-			for _, h := range raw[k+1 : k+5] {
-				switch {
-				case '0' <= h && h <= '9':
-					h -= '0'
-				case 'a' <= h && h <= 'f':
-					h = h - 'a' + 10
-				default: // 'A'..'F'
-					h = h - 'A' + 10
-				}
-				r = r<<4 | rune(h)
-			}
-			if 0xD800 <= r && r < 0xE000 {
-				return unquoteStd(b, i)
-			}
-			out = utf8.AppendRune(out, r)
-			k += 4
-		}
-	}
-	return string(out), end
+	return string(jsonstr.AppendUnescaped(make([]byte, 0, len(raw)), raw)), end
 }
 
 // unquoteStd decodes the JSON string starting at b[i] with encoding/json.
