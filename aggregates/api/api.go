@@ -233,6 +233,7 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 		{"GET /v1/tenants/{tenant_id}/costs", auth.CapTenantCostsRead, s.tenantCosts},
 		{"GET /v1/vendors/compare", auth.CapVendorsRead, s.vendorsCompare},
 		{"GET /v1/recommendations", "", s.recommendationsList},
+		{"GET /v1/recommendations/{id}", "", s.recommendation},
 	}
 	cr, ok := reader.(CostReader)
 	if ok && cfg.Prices != nil {

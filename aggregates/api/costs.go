@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spendstream/spendstream/aggregates"
@@ -241,10 +242,16 @@ type overviewJSON struct {
 	TopVendors            []cost.Group        `json:"top_vendors,omitempty"`
 	ByResourceType        []cost.Group        `json:"by_resource_type"`
 	Underutilized         []underutilizedJSON `json:"underutilized_resources"`
+	UnderutilizedCount    int                 `json:"underutilized_count"`
 	Unpriced              []cost.Unpriced     `json:"unpriced"`
 	Warnings              []cost.Warning      `json:"warnings"`
 	PriceListVersion      string              `json:"price_list_version"`
 }
+
+// overviewUnderutilized is how many underutilized resources (consolidation findings, largest
+// saving first) the overview lists; underutilized_count says how many there are, and
+// GET /v1/recommendations?kind=consolidate_vps lists them all.
+const overviewUnderutilized = 10
 
 // topN keeps the n costliest groups (groups come sorted by cost), dropping daily series.
 func topN(groups []cost.Group, n int) []cost.Group {
@@ -301,8 +308,11 @@ func (s *server) costOverview(w http.ResponseWriter, r *http.Request, c caller) 
 		if c.can(auth.CapCostsByProvider) {
 			out.TopVendors = topN(t.ByProvider, 5)
 		}
-		for _, rec := range visible {
-			if rec.Kind == cost.KindConsolidateVPS {
+		for _, rec := range visible { // sorted by saving, highest first
+			if rec.Kind != cost.KindConsolidateVPS {
+				continue
+			}
+			if out.UnderutilizedCount++; len(out.Underutilized) < overviewUnderutilized {
 				out.Underutilized = append(out.Underutilized, underutilizedJSON{RecommendationID: rec.ID,
 					ResourceIDs: rec.Targets.ResourceIDs, Summary: rec.Summary, Evidence: rec.Evidence,
 					SavingsMonthly: rec.SavingsMonthly})
@@ -327,13 +337,20 @@ type breakdownJSON struct {
 	Total         cost.Money         `json:"total"`
 	Currency      string             `json:"currency"`
 	Groups        []cost.Group       `json:"groups"`
+	GroupCount    int                `json:"group_count"`
+	NextCursor    string             `json:"next_cursor,omitempty"`
 	ByDay         []cost.DayCost     `json:"by_day,omitempty"`
 	HowCalculated cost.HowCalculated `json:"how_calculated"`
 }
 
 func (s *server) costBreakdown(w http.ResponseWriter, r *http.Request, c caller) {
 	now := s.cfg.Now()
-	req, err := parseCostRequest(r, now, "by", "step")
+	req, err := parseCostRequest(r, now, append([]string{"by", "step"}, pageParams...)...)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := parsePage(req.params)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -368,11 +385,13 @@ func (s *server) costBreakdown(w http.ResponseWriter, r *http.Request, c caller)
 		t := m.Totals
 		groups := map[string][]cost.Group{"resource_type": t.ByResourceType, "provider": t.ByProvider,
 			"plan": t.ByPlan, "tier": t.ByTier, "tenant": t.ByTenant}[by]
-		out := breakdownJSON{By: by, Step: step, Total: t.Total, Currency: m.Currency, HowCalculated: t.HowCalculated}
+		out := breakdownJSON{By: by, Step: step, Total: t.Total, Currency: m.Currency, HowCalculated: t.HowCalculated,
+			GroupCount: len(groups)}
+		groups, out.NextCursor = paginate(groups, page, groupKey)
 		if step == "total" {
 			out.Groups = topN(groups, len(groups))
 		} else {
-			out.Groups, out.ByDay = groups, t.ByDay
+			out.Groups, out.ByDay = slices.Clip(groups), t.ByDay
 		}
 		if out.Groups == nil {
 			out.Groups = []cost.Group{}
@@ -380,6 +399,9 @@ func (s *server) costBreakdown(w http.ResponseWriter, r *http.Request, c caller)
 		return out, nil
 	})
 }
+
+// groupKey is a cost group's position in its breakdown (cost, highest first, then key).
+func groupKey(g *cost.Group) pageKey { return pageKey{a: int64(g.Cost), k: g.Key} }
 
 func (s *server) tenantCosts(w http.ResponseWriter, r *http.Request, c caller) {
 	now := s.cfg.Now()
@@ -497,13 +519,41 @@ func visibleRecommendations(c caller, recs []cost.Recommendation) []cost.Recomme
 	return out
 }
 
+// recommendationsJSON is a page of GET /v1/recommendations: savings_monthly and count cover
+// every recommendation of the listing (this caller's, of the kind asked for), not just the page.
+type recommendationsJSON struct {
+	Items          []cost.Recommendation `json:"items"`
+	Count          int                   `json:"count"`
+	NextCursor     string                `json:"next_cursor,omitempty"`
+	SavingsMonthly cost.SavingsRange     `json:"savings_monthly"`
+	Notes          []string              `json:"notes"`
+	Config         cost.RecommendConfig  `json:"config"`
+	Labels         []string              `json:"labels"`
+}
+
+// recKey is a recommendation's position in the listing (high saving, then low, highest first,
+// then id): the order cost.Recommend sorts them in.
+func recKey(r *cost.Recommendation) pageKey {
+	return pageKey{a: int64(r.SavingsMonthly.High), b: int64(r.SavingsMonthly.Low), k: r.ID}
+}
+
+// canRecommendations reports whether c may list recommendations of at least one kind.
+func canRecommendations(c caller) bool {
+	return c.can(auth.CapRecommendationsRead) || c.can(auth.CapRecommendationsVendors)
+}
+
 func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c caller) {
-	if !c.can(auth.CapRecommendationsRead) && !c.can(auth.CapRecommendationsVendors) {
+	if !canRecommendations(c) {
 		s.fail(w, r, ErrForbidden)
 		return
 	}
 	now := s.cfg.Now()
-	req, err := parseCostRequest(r, now, "kind")
+	req, err := parseCostRequest(r, now, append([]string{"kind"}, pageParams...)...)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := parsePage(req.params)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -524,8 +574,59 @@ func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c c
 		if kind != "" {
 			items = slices.DeleteFunc(items, func(r cost.Recommendation) bool { return r.Kind != kind })
 		}
-		recs.Items = items
-		recs.SavingsMonthly = sumSavings(items)
-		return recs, nil
+		out := recommendationsJSON{Count: len(items), SavingsMonthly: sumSavings(items), Notes: recs.Notes,
+			Config: recs.Config, Labels: recs.Labels}
+		out.Items, out.NextCursor = paginate(items, page, recKey)
+		return out, nil
 	})
+}
+
+// errNoRecommendation is a 404: no recommendation of that id in the caller's listing.
+var errNoRecommendation = errors.New("no such recommendation")
+
+// recommendation serves GET /v1/recommendations/{id}: one recommendation of the caller's listing
+// (the same one GET /v1/recommendations shows), or 404 when the finding no longer applies or the
+// caller's role does not see its kind.
+func (s *server) recommendation(w http.ResponseWriter, r *http.Request, c caller) {
+	if !canRecommendations(c) {
+		s.fail(w, r, ErrForbidden)
+		return
+	}
+	id := r.PathValue("id")
+	if !validRecommendationID(id) {
+		s.fail(w, r, badParam("id", "want a recommendation id (rec_ and 16 hex digits), got %s", echo(id)))
+		return
+	}
+	now := s.cfg.Now()
+	req, err := parseCostRequest(r, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.serveCost(w, r, c, now, req.window, "1d", func(ctx context.Context) (any, error) {
+		recs, _, err := s.recommendations(ctx, req.window.To)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range visibleRecommendations(c, recs.Items) {
+			if rec.ID == id {
+				return rec, nil
+			}
+		}
+		return nil, errNoRecommendation
+	})
+}
+
+// validRecommendationID reports whether id has the form cost.RecommendationID gives.
+func validRecommendationID(id string) bool {
+	hexPart, ok := strings.CutPrefix(id, "rec_")
+	if !ok || len(hexPart) != 16 {
+		return false
+	}
+	for _, c := range hexPart {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

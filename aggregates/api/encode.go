@@ -232,6 +232,8 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusConflict, errorBody{"conflict", err.Error()}
 	case errors.Is(err, errNotFoundInitiative):
 		return http.StatusNotFound, errorBody{"not_found", "no such initiative"}
+	case errors.Is(err, errNoRecommendation):
+		return http.StatusNotFound, errorBody{"not_found", "no such recommendation in your listing: it may no longer apply, or your role does not see its kind"}
 	case errors.Is(err, errNoPrices):
 		return http.StatusServiceUnavailable, errorBody{"unavailable", "price list unavailable"}
 	case errors.As(err, &de):

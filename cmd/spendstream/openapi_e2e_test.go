@@ -1077,8 +1077,23 @@ func TestOpenAPIDocumentAndLiveResponses(t *testing.T) {
 		"/v1/vendors/compare" + q("kind", "vps"),
 		"/v1/recommendations",
 		"/v1/recommendations" + q("kind", "consolidate_vps"),
+		"/v1/recommendations" + q("limit", "1"),
+		"/v1/recommendations/" + recID,
+		"/v1/costs/breakdown" + q("by", "tenant", "step", "total", "limit", "1"),
 	} {
 		e.do(oasCall{method: "GET", target: target, token: cfo, want: 200})
+	}
+	// Second pages, following next_cursor.
+	for _, first := range []string{"/v1/recommendations" + q("limit", "1"), "/v1/costs/breakdown" + q("by", "tenant", "limit", "1")} {
+		_, body := e.do(oasCall{method: "GET", target: first, token: cfo, want: 200})
+		var page struct {
+			Data struct {
+				NextCursor string `json:"next_cursor"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(body, &page))
+		require.NotEmpty(t, page.Data.NextCursor, "%s: the demo has more than one item, so a next page", first)
+		e.do(oasCall{method: "GET", target: first + "&cursor=" + url.QueryEscape(page.Data.NextCursor), token: cfo, want: 200})
 	}
 	e.do(oasCall{method: "GET", target: "/v1/costs/overview", token: procurement, want: 200})
 	e.do(oasCall{method: "GET", target: "/v1/recommendations", token: procurement, want: 200})
@@ -1152,6 +1167,10 @@ func TestOpenAPIDocumentAndLiveResponses(t *testing.T) {
 		{target: "/v1/tenants/bad.tenant/costs", token: cfo, want: 400, code: "bad_parameter"},
 		{target: "/v1/vendors/compare" + q("kind", "sms"), token: cfo, want: 400, code: "bad_parameter"},
 		{target: "/v1/recommendations" + q("kind", "buy_more"), token: cfo, want: 400, code: "bad_parameter"},
+		{target: "/v1/recommendations" + q("limit", "0"), token: cfo, want: 400, code: "bad_parameter"},
+		{target: "/v1/costs/breakdown" + q("cursor", "x"), token: cfo, want: 400, code: "bad_parameter"},
+		{target: "/v1/recommendations/rec_", token: cfo, want: 400, code: "bad_parameter"},
+		{target: "/v1/recommendations/rec_0000000000000000", token: cfo, want: 404, code: "not_found"},
 		{target: "/v1/initiatives" + q("owner", "x"), token: cfo, want: 400, code: "bad_parameter"},
 		{target: "/v1/initiatives" + q("status", "paused"), token: cfo, want: 400, code: "bad_parameter"},
 		{target: "/v1/freshness", want: 401, code: "unauthenticated"},
@@ -1164,6 +1183,7 @@ func TestOpenAPIDocumentAndLiveResponses(t *testing.T) {
 		{target: "/v1/segments", token: ops, want: 403, code: "forbidden"},
 		{target: "/v1/vendors/compare", token: admin, want: 403, code: "forbidden"},
 		{target: "/v1/recommendations", token: admin, want: 403, code: "forbidden"},
+		{target: "/v1/recommendations/" + recID, token: admin, want: 403, code: "forbidden"},
 		{target: "/v1/initiatives", token: procurement, want: 403, code: "forbidden"},
 		{target: "/v1/initiatives/" + created.Data.ID, token: admin, want: 403, code: "forbidden"},
 	} {

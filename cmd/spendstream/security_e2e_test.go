@@ -151,6 +151,12 @@ var secRoutes = []secRoute{
 	{name: "recommendations", method: "GET", path: "/v1/recommendations", costs: true,
 		anyOf: []auth.Capability{auth.CapRecommendationsRead, auth.CapRecommendationsVendors}, ok: s200,
 		own: expect{200, 200, 200, 200, 403}},
+	{name: "recommendations, second page", method: "GET", path: "/v1/recommendations", query: "limit=1&cursor={cursor}", costs: true,
+		anyOf: []auth.Capability{auth.CapRecommendationsRead, auth.CapRecommendationsVendors}, ok: s200,
+		own: expect{200, 200, 200, 200, 403}},
+	{name: "recommendation (vendor kind)", method: "GET", path: "/v1/recommendations/{recommendation}", costs: true,
+		anyOf: []auth.Capability{auth.CapRecommendationsRead, auth.CapRecommendationsVendors}, ok: s200,
+		own: expect{200, 200, 200, 200, 403}},
 	{name: "initiative list", method: "GET", path: "/v1/initiatives", costs: true,
 		all: []auth.Capability{auth.CapInitiativesRead}, ok: s200,
 		own: expect{200, 200, 403, 403, 403}},
@@ -487,12 +493,16 @@ type secEnv struct {
 	tokens     map[auth.Role]string
 	from       string // 4 days ago, in RFC 3339: the windows that hold the demo history
 	initiative string // created by the cfo before the matrix
+	vendorRec  string // a recommendation of a vendor kind: every role that lists recommendations sees it
+	cursor     string // the next_cursor after vendorRec in the rebalance_ip_pool listing ("" if it is the last)
 }
 
 func (e *secEnv) url(rt secRoute, tenant string) string {
 	p := strings.ReplaceAll(rt.path, "{tenant}", url.PathEscape(tenant))
 	p = strings.ReplaceAll(p, "{initiative}", e.initiative)
+	p = strings.ReplaceAll(p, "{recommendation}", e.vendorRec)
 	q := strings.ReplaceAll(rt.query, "{from}", url.QueryEscape(e.from))
+	q = strings.ReplaceAll(q, "{cursor}", url.QueryEscape(e.cursor))
 	if rt.tenant == queryTenant && tenant != "" {
 		q = strings.TrimPrefix(q+"&tenant_id="+url.QueryEscape(tenant), "&")
 	}
@@ -567,6 +577,16 @@ func TestSecurityEndToEnd(t *testing.T) {
 			}
 			recID, _ = items[0].(map[string]any)["id"].(string)
 			return recID != ""
+		}),
+		"a vendor recommendation": waitFor("/v1/recommendations?kind=rebalance_ip_pool&limit=1", func(r reply) bool {
+			d, _ := dataOf(t, r).(map[string]any)
+			items, _ := d["items"].([]any)
+			if len(items) == 0 {
+				return false
+			}
+			env.vendorRec, _ = items[0].(map[string]any)["id"].(string)
+			env.cursor, _ = d["next_cursor"].(string)
+			return env.vendorRec != ""
 		}),
 	}
 	deadline := time.Now().Add(75 * time.Second)
@@ -1086,6 +1106,7 @@ const (
 	strictParam                  // enum or time: 400 (edge times: 200 or 400)
 	pathTenantParam
 	pathInitiativeParam
+	pathRecommendationParam
 )
 
 type injSlot struct {
@@ -1116,10 +1137,11 @@ var injSlots = func() []injSlot {
 		ta     bool
 	}{
 		{"/v1/costs/overview", []string{"from", "to"}, false},
-		{"/v1/costs/breakdown", []string{"from", "to", "by", "step"}, false},
+		{"/v1/costs/breakdown", []string{"from", "to", "by", "step", "limit", "cursor"}, false},
 		{"/v1/tenants/t-001/costs", []string{"from", "to"}, true},
 		{"/v1/vendors/compare", []string{"from", "to", "kind"}, false},
-		{"/v1/recommendations", []string{"from", "to", "kind"}, false},
+		{"/v1/recommendations", []string{"from", "to", "kind", "limit", "cursor"}, false},
+		{"/v1/recommendations/rec_0000000000000000", []string{"from", "to"}, false},
 	} {
 		for _, q := range c.params {
 			s = append(s, injSlot{c.path, q, strictParam, c.ta})
@@ -1127,7 +1149,8 @@ var injSlots = func() []injSlot {
 	}
 	return append(s, injSlot{"/v1/tenants/{p}/costs", "", pathTenantParam, true},
 		injSlot{"/v1/initiatives", "status", filterParam, false},
-		injSlot{"/v1/initiatives/{p}", "", pathInitiativeParam, false})
+		injSlot{"/v1/initiatives/{p}", "", pathInitiativeParam, false},
+		injSlot{"/v1/recommendations/{p}", "", pathRecommendationParam, false})
 }()
 
 type injCase struct {
@@ -1145,7 +1168,7 @@ func testSecInjection(t *testing.T, env *secEnv) {
 			add := func(name, value string, edge bool) {
 				c := injCase{role: role, sent: value, desc: fmt.Sprintf("%s as %s, %s=%s", slot.path, role, slot.param, name)}
 				switch slot.kind {
-				case pathTenantParam, pathInitiativeParam:
+				case pathTenantParam, pathInitiativeParam, pathRecommendationParam:
 					c.target = env.base + strings.ReplaceAll(slot.path, "{p}", url.PathEscape(value))
 					c.desc = fmt.Sprintf("%s as %s, path %s", slot.path, role, name)
 				default:
@@ -1165,10 +1188,14 @@ func testSecInjection(t *testing.T, env *secEnv) {
 					}
 				case slot.kind == pathInitiativeParam:
 					c.want = []int{http.StatusNotFound}
+				case slot.kind == pathRecommendationParam: // a malformed id is a 400, a well-formed unknown one a 404
+					c.want = []int{s400, http.StatusNotFound}
 				case slot.kind == filterParam && slot.param == "tenant_id" && ta:
 					c.want = []int{s400, s403}
 				case slot.kind == filterParam:
 					c.want, c.emptyData = []int{s200, s400}, true
+				case edge && strings.HasPrefix(slot.path, "/v1/recommendations/"): // a valid window: no such id in it
+					c.want = []int{s400, http.StatusNotFound}
 				case edge:
 					c.want = []int{s200, s400}
 				default:
