@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"time"
 
@@ -27,12 +28,42 @@ type Config struct {
 	DialTimeout  time.Duration
 	ReadTimeout  time.Duration
 	MaxOpenConns int
+	// Compression of the native protocol's blocks: "lz4", "none", or "auto" (the default: none to
+	// a loopback address, where compressing only costs CPU on both ends; lz4 otherwise).
+	Compression string
 }
 
 // DefaultConfig is the local default of `make run`.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:19000", Database: "spendstream", Username: "default",
-		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, MaxOpenConns: 8}
+		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, MaxOpenConns: 8, Compression: "auto"}
+}
+
+// compression is the driver setting for c.Compression (validated).
+func (c Config) compression() *ch.Compression {
+	switch c.Compression {
+	case "none":
+		return nil
+	case "lz4":
+		return &ch.Compression{Method: ch.CompressionLZ4}
+	}
+	if loopback(c.Addr) {
+		return nil
+	}
+	return &ch.Compression{Method: ch.CompressionLZ4}
+}
+
+// loopback reports whether addr's host is a loopback address or localhost.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 var dbName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
@@ -44,6 +75,11 @@ func (c Config) Validate() error {
 	}
 	if !dbName.MatchString(c.Database) {
 		return fmt.Errorf("clickhouse database %q: want an identifier", c.Database)
+	}
+	switch c.Compression {
+	case "", "auto", "lz4", "none":
+	default:
+		return fmt.Errorf("clickhouse compression %q: want auto, lz4 or none", c.Compression)
 	}
 	return nil
 }
@@ -71,7 +107,7 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 		MaxOpenConns:    cfg.MaxOpenConns,
 		MaxIdleConns:    max(2, cfg.MaxOpenConns/2),
 		ConnMaxLifetime: time.Hour,
-		Compression:     &ch.Compression{Method: ch.CompressionLZ4},
+		Compression:     cfg.compression(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse: %w", err)

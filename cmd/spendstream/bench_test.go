@@ -224,6 +224,47 @@ func (r *benchRig) brokerConsume(n int) time.Duration {
 	return time.Since(start)
 }
 
+// brokerConsumePartitioned is brokerConsume with the pipeline's consumer layout: one consumer per
+// live partition, filtered on that partition's subjects as the pipeline's are, all pulling at once
+// until n messages were received in all. It shows what the partitioning costs the broker.
+func (r *benchRig) brokerConsumePartitioned(n int) time.Duration {
+	ctx := context.Background()
+	var got, end atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for p := range r.scfg.Partitions {
+		name := fmt.Sprintf("bench-broker-partition-%d", p)
+		c, err := r.js.CreateConsumer(ctx, streams.StreamLive, jetstream.ConsumerConfig{Durable: name,
+			FilterSubject: streams.FilterSubject(r.scfg, events.LaneLive, p), AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 20000})
+		require.NoError(r.b, err)
+		defer func() { _ = r.js.DeleteConsumer(ctx, streams.StreamLive, name) }()
+		wg.Go(func() {
+			it, err := c.Messages(jetstream.PullMaxMessages(2000))
+			if err != nil {
+				return
+			}
+			defer it.Stop()
+			mine := 0
+			for got.Load() < int64(n) {
+				m, err := it.Next(jetstream.NextMaxWait(500 * time.Millisecond))
+				if err != nil {
+					continue // this partition is drained; the others may not be
+				}
+				mine++
+				total := got.Add(1)
+				if mine%1000 == 0 || total >= int64(n) {
+					_ = m.Ack()
+				}
+				if total == int64(n) {
+					end.Store(time.Now().UnixNano())
+				}
+			}
+		})
+	}
+	wg.Wait() // the others stop within a wait of Next; the time is the last message's
+	return time.Unix(0, end.Load()).Sub(start)
+}
+
 // watchDelivered samples, every 250 ms, how many messages the live lane's consumers have delivered
 // (seconds after start: delivered), until the returned function is called.
 func (r *benchRig) watchDelivered(start time.Time) func() string {
@@ -357,10 +398,12 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	rig.fresh()
 	rig.publish(msgs)
 	brokerDrain := rig.brokerConsume(n)
+	brokerDrainParts := rig.brokerConsumePartitioned(n)
 	db := fmt.Sprintf("bench_drain_%d", time.Now().UnixNano())
 	store := openStore(b, env.chAddr, db)
 	start := time.Now()
 	cons := rig.consumeProc(db)
+	split := startCPUSplit(cons, rig.nats)
 	var timeline []string
 	stopDelivered := rig.watchDelivered(start)
 	end := waitFlushedTimeline(b, store, n, 10*time.Minute, func(at time.Time, got uint64) {
@@ -368,13 +411,17 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	})
 	drain := end.Sub(start)
 	delivered := stopDelivered()
+	splitLine := split.report(n, drain)
 	cpu := cons.cpu()
 	rss := cons.peakRSS()
 	cons.stop()
 	brokerRate, drainRate := float64(n)/brokerDrain.Seconds(), float64(n)/drain.Seconds()
 	report("drain      broker alone %8.0f ev/s | spendstream %8.0f ev/s | ratio %.2f (target >= 0.80)", brokerRate, drainRate, drainRate/brokerRate)
+	partsRate := float64(n) / brokerDrainParts.Seconds()
+	report("           broker alone with the pipeline's %d partition consumers %8.0f ev/s | ratio %.2f", rig.scfg.Partitions, partsRate, drainRate/partsRate)
 	cpuPerEvent := cpu / time.Duration(n)
 	report("cost       spendstream CPU %s per event (target <= 5µs), peak RSS %.0f MiB", cpuPerEvent, float64(rss)/(1<<20))
+	report("split      drain %s", splitLine)
 	// When the consumer's commits landed (seconds after its start: committed events), which
 	// separates start-up and the last flush from the steady rate.
 	report("timeline   committed %s", strings.Join(timeline, " "))

@@ -36,13 +36,14 @@ type Config struct {
 	Capture    ingest.CaptureConfig
 	Auth       AuthConfig
 
-	PriceList      string
-	PriceListWatch time.Duration
-	Recommend      cost.RecommendConfig
-	RecommendFile  string
-	CostCacheTTL   time.Duration
-	CostCacheStale time.Duration
-	CostPrewarm    bool
+	PriceList         string
+	PriceListWatch    time.Duration
+	Recommend         cost.RecommendConfig
+	RecommendFile     string
+	CostCacheTTL      time.Duration
+	CostCacheStale    time.Duration
+	CostRefreshFactor float64
+	CostPrewarm       bool
 
 	PostHogProjects    string // key=tenant,... (parsed into Capture.Projects)
 	PostHogForwardURL  string
@@ -88,6 +89,7 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 		fs.StringVar(&c.ClickHouse.Database, "clickhouse-database", c.ClickHouse.Database, "ClickHouse database")
 		fs.StringVar(&c.ClickHouse.Username, "clickhouse-user", c.ClickHouse.Username, "ClickHouse user")
 		fs.StringVar(&c.ClickHouse.Password, "clickhouse-password", c.ClickHouse.Password, "ClickHouse password")
+		fs.StringVar(&c.ClickHouse.Compression, "clickhouse-compression", c.ClickHouse.Compression, "ClickHouse block compression: auto (none to a loopback address, lz4 otherwise), lz4 or none")
 	}
 	if has["consume"] {
 		fs.IntVar(&c.Consumers.InstanceIndex, "instance-index", 0, "this consumer instance's index (owns partitions p % count == index)")
@@ -131,6 +133,8 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 		fs.DurationVar(&c.CostCacheTTL, "cost-cache-ttl", 30*time.Second, "reuse a computed cost model this long (responses say which data it includes; negative: never)")
 		fs.DurationVar(&c.CostCacheStale, "cost-cache-stale", 10*time.Minute,
 			"after --cost-cache-ttl, still answer from a cached model this long (stamped with the data it includes) while one background refresh recomputes it (negative: never)")
+		fs.Float64Var(&c.CostRefreshFactor, "cost-cache-refresh-factor", 10,
+			"keep a cost model fresh for at least this many times the time it took to compute (a long window of a large fleet is not recomputed over and over; negative: the TTL alone)")
 		fs.BoolVar(&c.CostPrewarm, "cost-cache-prewarm", true, "compute the cost models of the default windows (last 30 days, recommendation lookback) at start and keep them fresh in the background")
 		fs.DurationVar(&c.DelayedAfter, "delayed-after", 2*time.Minute, "freshness: a pipeline whose watermark lags more than this is delayed")
 	}
