@@ -103,6 +103,12 @@ type Config struct {
 	// stamped with the data it was computed from, while one background refresh recomputes it
 	// (default 10m; negative: never, the request waits for a new model).
 	CostCacheStale time.Duration
+	// CostCacheRefreshFactor stretches CostCacheTTL for models that take long to compute: a model
+	// stays fresh for at least this many times its compute time, so that refreshing a long window
+	// of a large fleet in the background (a minute of work for a year of 20,000 resources here)
+	// takes at most about 1/factor of a core while it is in use (default 10; negative: off, the
+	// TTL alone).
+	CostCacheRefreshFactor float64
 	// CostPrewarm computes the models of the default windows (the default cost window and the
 	// recommendation lookback, ending today) when the handler is created, and keeps them fresh
 	// until Background is done. It needs the cache (CostCacheTTL not negative).
@@ -157,6 +163,9 @@ func (c *Config) setDefaults() {
 	if c.CostCacheTTL == 0 {
 		c.CostCacheTTL = DefaultCostCacheTTL
 	}
+	if c.CostCacheRefreshFactor == 0 {
+		c.CostCacheRefreshFactor = DefaultCostCacheRefreshFactor
+	}
 	if c.CostCacheStale == 0 {
 		c.CostCacheStale = DefaultCostCacheStale
 	}
@@ -199,7 +208,7 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux(),
-		cache: modelCache{ttl: cfg.CostCacheTTL, stale: cfg.CostCacheStale}}
+		cache: modelCache{ttl: cfg.CostCacheTTL, stale: cfg.CostCacheStale, factor: max(cfg.CostCacheRefreshFactor, 0)}}
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
 	s.handle("GET /openapi.json", s.openapi)

@@ -18,6 +18,10 @@ import (
 // DefaultCostCacheTTL is how long a computed cost model is reused (Config.CostCacheTTL).
 const DefaultCostCacheTTL = 30 * time.Second
 
+// DefaultCostCacheRefreshFactor: a cached model stays fresh for at least this many times the time
+// it took to compute (Config.CostCacheRefreshFactor).
+const DefaultCostCacheRefreshFactor = 10
+
 // DefaultCostCacheStale is how long past its TTL a cached model is still served while it is
 // recomputed in the background (Config.CostCacheStale).
 const DefaultCostCacheStale = 10 * time.Minute
@@ -56,6 +60,40 @@ type modelEntry struct {
 	recsUsed atomic.Bool // recommend was called: a refresh of the model derives them before it is served
 	recs     cost.Recommendations
 	recsErr  error
+
+	// Encoded views of the model (see view), and their bytes together.
+	views     sync.Map // string → encodedData
+	viewBytes atomic.Int64
+}
+
+// maxViewBytes bounds the encoded views one model keeps (a 365-day breakdown of 1,000 tenants'
+// daily series is about 17 MiB; the default page of 100, 1.7 MiB).
+const maxViewBytes = 32 << 20
+
+// view returns the encoded data of the view of e's model that key names (the endpoint and every
+// parameter and caller capability the data depends on), built and encoded on first use and kept
+// while there is room: a dashboard reads the same views of a model many times over its TTL, and
+// encoding a large one took most of the time of serving it.
+func (e *modelEntry) view(key string, build func() (any, error)) (encodedData, error) {
+	if v, ok := e.views.Load(key); ok {
+		return v.(encodedData), nil
+	}
+	d, err := build()
+	if err != nil {
+		return nil, err
+	}
+	b, err := encodeData(d)
+	if err != nil {
+		return nil, err
+	}
+	if e.viewBytes.Add(int64(len(b))) <= maxViewBytes {
+		if _, loaded := e.views.LoadOrStore(key, b); loaded {
+			e.viewBytes.Add(-int64(len(b)))
+		}
+	} else {
+		e.viewBytes.Add(-int64(len(b)))
+	}
+	return b, nil
 }
 
 // recommend returns the recommendations of e's model under cfg, computed on first use. The result
@@ -84,6 +122,7 @@ func (k modelKey) flight() string { return fmt.Sprintf("%d-%d-%p", k.from, k.to,
 // negative ttl disables the cache: every request computes its model.
 type modelCache struct {
 	ttl, stale time.Duration
+	factor     float64 // see Config.CostCacheRefreshFactor
 	mu         sync.Mutex
 	entries    map[modelKey]*modelEntry
 	rows       int // input rows of the entries
@@ -114,13 +153,18 @@ func (c *modelCache) lookup(k modelKey, now time.Time) (*modelEntry, bool) {
 	return e, fresh
 }
 
+// ttlOf is how long e stays fresh: the TTL, or factor times e's compute time when that is longer.
+func (c *modelCache) ttlOf(e *modelEntry) time.Duration {
+	return max(c.ttl, time.Duration(c.factor*float64(e.took)))
+}
+
 // servable reports whether e may be served at now, and whether it is fresh.
 func (c *modelCache) servable(e *modelEntry, now time.Time) (ok, fresh bool) {
-	age := now.Sub(e.at)
+	age, ttl := now.Sub(e.at), c.ttlOf(e)
 	switch {
-	case age <= c.ttl:
+	case age <= ttl:
 		return true, true
-	case c.stale > 0 && age <= c.ttl+c.stale:
+	case c.stale > 0 && age <= ttl+c.stale:
 		return true, false
 	}
 	return false, false
@@ -243,10 +287,21 @@ func (s *server) entry(ctx context.Context, w cost.Window) (*modelEntry, error) 
 			return nil, r.Err
 		}
 		return s.serveEntry(ctx, r.Val.(*modelEntry), now), nil
-	case <-ctx.Done():
-		return nil, unavailable("clickhouse", ctx.Err())
+	case <-ctx.Done(): // the request's time is up; the computation goes on for the next request
+		return nil, &computingError{err: ctx.Err()}
 	}
 }
+
+// computingError is a request that gave up waiting for a model still being computed in the
+// background (a long window of a large fleet can take longer than Config.QueryTimeout): a 503
+// that says so, with a Retry-After, rather than blaming a dependency.
+type computingError struct{ err error }
+
+func (e *computingError) Error() string { return "cost model still being computed: " + e.err.Error() }
+func (e *computingError) Unwrap() error { return e.err }
+
+// computingRetryAfter is the Retry-After of a computingError, in seconds.
+const computingRetryAfter = 5
 
 // serveEntry records e's progress for the response's stamp and returns e.
 func (s *server) serveEntry(ctx context.Context, e *modelEntry, now time.Time) *modelEntry {
@@ -268,8 +323,8 @@ func (s *server) refresh(k modelKey, w cost.Window, e *modelEntry) {
 	}()
 }
 
-// expired reports whether e is past the TTL.
-func (s *server) expired(e *modelEntry) bool { return s.cfg.Now().Sub(e.at) > s.cache.ttl }
+// expired reports whether e is past its TTL (modelCache.ttlOf).
+func (s *server) expired(e *modelEntry) bool { return s.cfg.Now().Sub(e.at) > s.cache.ttlOf(e) }
 
 // computeDetached computes and caches the model of k in the background context, under its own
 // timeout (the longer of Config.QueryTimeout and minRefreshTimeout), unless the cached entry does
@@ -364,7 +419,7 @@ func (s *server) prewarm(ctx context.Context) {
 				if ok, _ := s.cache.servable(e, now); !ok {
 					return true
 				}
-				return e.used.Load() > e.at.UnixNano() && now.Sub(e.at)+e.took+every >= s.cache.ttl
+				return e.used.Load() > e.at.UnixNano() && now.Sub(e.at)+e.took+every >= s.cache.ttlOf(e)
 			}
 			if e, _ := s.cache.lookup(k, now); e != nil && !due(e) {
 				continue

@@ -266,3 +266,58 @@ func TestCostCachePrewarmKeepsFresh(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCostCacheComputingPastTimeout: a request whose model takes longer than QueryTimeout gets a
+// 503 "computing" with Retry-After (no dependency is down), the computation goes on, and the next
+// request is answered from its result without computing again.
+func TestCostCacheComputingPastTimeout(t *testing.T) {
+	st := newCostStore()
+	a := newCostAPI(t, st, api.Config{QueryTimeout: 50 * time.Millisecond})
+	asOf := testNow.Add(-time.Minute).Truncate(time.Second)
+	st.setAsOf(asOf)
+	open := st.arm()
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, costTestPath, nil))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	require.Equal(t, "5", rec.Header().Get("Retry-After"))
+	var body struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	require.Equal(t, "computing", body.Error.Code)
+	require.Contains(t, body.Error.Message, "still being computed")
+	<-st.entered // the computation waits at the gate, detached from the request that gave up
+	open()
+	require.Eventually(t, func() bool {
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, costTestPath, nil))
+		return rec.Code == http.StatusOK
+	}, 10*time.Second, 5*time.Millisecond)
+	require.EqualValues(t, 1, st.calls.Load(), "the request after it used the computation that went on")
+}
+
+// TestCostCacheRefreshFactor: a model that took long to compute stays fresh for factor × its
+// compute time when that is longer than the TTL; with the factor off, the TTL alone.
+func TestCostCacheRefreshFactor(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		factor float64
+		calls  int64 // computations after the clock moved 3 s past a model that took ≥ 50 ms
+	}{
+		{"factor 100: fresh for ≥ 5 s", 100, 1},
+		{"factor off: the 1 s TTL", -1, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newCostStore()
+			a := newCostAPI(t, st, api.Config{CostCacheTTL: time.Second, CostCacheStale: -1, CostCacheRefreshFactor: tt.factor})
+			st.setAsOf(testNow.Add(-time.Minute).Truncate(time.Second))
+			open := st.arm()
+			go func() { <-st.entered; time.Sleep(50 * time.Millisecond); open() }()
+			a.asOf(t, costTestPath) // computed: took ≥ 50 ms
+			require.EqualValues(t, 1, st.calls.Load())
+			a.advance(3 * time.Second)
+			a.asOf(t, costTestPath)
+			require.EqualValues(t, tt.calls, st.calls.Load())
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -162,8 +163,9 @@ func (s *server) lookback(to time.Time) cost.Window {
 	return cost.Window{From: to.Add(-time.Duration(days) * window.Step1d), To: to}
 }
 
-// recommendations computes the recommendations over the lookback window ending at to.
-func (s *server) recommendations(ctx context.Context, to time.Time) (cost.Recommendations, *cost.Model, error) {
+// recommendations computes the recommendations over the lookback window ending at to, and
+// returns them with the cache entry of that window's model.
+func (s *server) recommendations(ctx context.Context, to time.Time) (cost.Recommendations, *modelEntry, error) {
 	e, err := s.entry(ctx, s.lookback(to))
 	if err != nil {
 		return cost.Recommendations{}, nil, err
@@ -172,7 +174,7 @@ func (s *server) recommendations(ctx context.Context, to time.Time) (cost.Recomm
 	if err != nil {
 		return cost.Recommendations{}, nil, fmt.Errorf("recommendations: %w", err)
 	}
-	return recs, e.m, nil
+	return recs, e, nil
 }
 
 // serveCost runs compute under the query timeout and writes the cost envelope: data, labels,
@@ -285,16 +287,17 @@ func (s *server) costOverview(w http.ResponseWriter, r *http.Request, c caller) 
 		t := m.Totals
 		// The savings, their count and the underutilized resources are those of the
 		// recommendations this caller may see (GET /v1/recommendations shows the same ones).
-		visible := visibleRecommendations(c, recs.Items)
-		saving := sumSavings(visible)
+		visible := listRecommendations(c, recs.Items, "", pageRequest{limit: 0})
+		under := listRecommendations(c, recs.Items, cost.KindConsolidateVPS, pageRequest{limit: overviewUnderutilized})
+		saving := visible.savings
 		out := overviewJSON{
 			EstimatedMonthlySpend: amount{t.EstimatedMonthly, m.Currency, t.EstimatedMonthlyHowCalculated},
 			WindowTotal:           amount{t.Total, m.Currency, t.HowCalculated},
 			Unattributed:          t.Unattributed,
 			EstimatedSavings: savingsJSON{Low: saving.Low, High: saving.High, Currency: m.Currency,
-				Opportunities: len(visible), HowCalculated: cost.HowCalculated{
+				Opportunities: visible.count, HowCalculated: cost.HowCalculated{
 					Method:           "sum of the monthly savings ranges (low and high) of every recommendation you may see; see GET /v1/recommendations for each one's arithmetic",
-					Inputs:           []string{fmt.Sprintf("%d recommendations over the %d-day lookback", len(visible), recs.Config.LookbackDays)},
+					Inputs:           []string{fmt.Sprintf("%d recommendations over the %d-day lookback", visible.count, recs.Config.LookbackDays)},
 					PriceListVersion: m.PriceListVersion, Window: s.lookback(req.window.To)}},
 			ByResourceType:   topN(t.ByResourceType, len(t.ByResourceType)),
 			Underutilized:    []underutilizedJSON{},
@@ -308,15 +311,11 @@ func (s *server) costOverview(w http.ResponseWriter, r *http.Request, c caller) 
 		if c.can(auth.CapCostsByProvider) {
 			out.TopVendors = topN(t.ByProvider, 5)
 		}
-		for _, rec := range visible { // sorted by saving, highest first
-			if rec.Kind != cost.KindConsolidateVPS {
-				continue
-			}
-			if out.UnderutilizedCount++; len(out.Underutilized) < overviewUnderutilized {
-				out.Underutilized = append(out.Underutilized, underutilizedJSON{RecommendationID: rec.ID,
-					ResourceIDs: rec.Targets.ResourceIDs, Summary: rec.Summary, Evidence: rec.Evidence,
-					SavingsMonthly: rec.SavingsMonthly})
-			}
+		out.UnderutilizedCount = under.count
+		for _, rec := range under.page { // the largest savings first
+			out.Underutilized = append(out.Underutilized, underutilizedJSON{RecommendationID: rec.ID,
+				ResourceIDs: rec.Targets.ResourceIDs, Summary: rec.Summary, Evidence: rec.Evidence,
+				SavingsMonthly: rec.SavingsMonthly})
 		}
 		return out, nil
 	})
@@ -339,7 +338,7 @@ type breakdownJSON struct {
 	Groups        []cost.Group       `json:"groups"`
 	GroupCount    int                `json:"group_count"`
 	NextCursor    string             `json:"next_cursor,omitempty"`
-	ByDay         []cost.DayCost     `json:"by_day,omitempty"`
+	ByDay         cost.DaySeries     `json:"by_day,omitempty"`
 	HowCalculated cost.HowCalculated `json:"how_calculated"`
 }
 
@@ -378,25 +377,29 @@ func (s *server) costBreakdown(w http.ResponseWriter, r *http.Request, c caller)
 		return
 	}
 	s.serveCost(w, r, c, now, req.window, step, func(ctx context.Context) (any, error) {
-		m, err := s.model(ctx, req.window)
+		e, err := s.entry(ctx, req.window)
 		if err != nil {
 			return nil, err
 		}
-		t := m.Totals
-		groups := map[string][]cost.Group{"resource_type": t.ByResourceType, "provider": t.ByProvider,
-			"plan": t.ByPlan, "tier": t.ByTier, "tenant": t.ByTenant}[by]
-		out := breakdownJSON{By: by, Step: step, Total: t.Total, Currency: m.Currency, HowCalculated: t.HowCalculated,
-			GroupCount: len(groups)}
-		groups, out.NextCursor = paginate(groups, page, groupKey)
-		if step == "total" {
-			out.Groups = topN(groups, len(groups))
-		} else {
-			out.Groups, out.ByDay = slices.Clip(groups), t.ByDay
-		}
-		if out.Groups == nil {
-			out.Groups = []cost.Group{}
-		}
-		return out, nil
+		// The data depends on the parameters only (the capability was checked above).
+		return e.view(fmt.Sprintf("breakdown|%s|%s|%d|%s", by, step, page.limit, req.params.Get("cursor")), func() (any, error) {
+			m := e.m
+			t := m.Totals
+			groups := map[string][]cost.Group{"resource_type": t.ByResourceType, "provider": t.ByProvider,
+				"plan": t.ByPlan, "tier": t.ByTier, "tenant": t.ByTenant}[by]
+			out := breakdownJSON{By: by, Step: step, Total: t.Total, Currency: m.Currency, HowCalculated: t.HowCalculated,
+				GroupCount: len(groups)}
+			groups, out.NextCursor = paginate(groups, page, groupKey)
+			if step == "total" {
+				out.Groups = topN(groups, len(groups))
+			} else {
+				out.Groups, out.ByDay = slices.Clip(groups), t.ByDay
+			}
+			if out.Groups == nil {
+				out.Groups = []cost.Group{}
+			}
+			return out, nil
+		})
 	})
 }
 
@@ -420,15 +423,17 @@ func (s *server) tenantCosts(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	s.serveCost(w, r, c, now, req.window, "1d", func(ctx context.Context) (any, error) {
-		m, err := s.model(ctx, req.window)
+		e, err := s.entry(ctx, req.window)
 		if err != nil {
 			return nil, err
 		}
-		tc := m.Tenant(tenant)
-		if !c.scope.All {
-			return redactShares(tc), nil
-		}
-		return tc, nil
+		return e.view(fmt.Sprintf("tenant|%s|%t", tenant, c.scope.All), func() (any, error) {
+			tc := e.m.Tenant(tenant)
+			if !c.scope.All {
+				return redactShares(tc), nil
+			}
+			return tc, nil
+		})
 	})
 }
 
@@ -487,34 +492,58 @@ func (s *server) vendorsCompare(w http.ResponseWriter, r *http.Request, c caller
 
 // vendorKinds are the recommendation kinds about vendors and commitments
 // (auth.CapRecommendationsVendors).
-// sumSavings adds up the monthly savings ranges of recs.
-func sumSavings(recs []cost.Recommendation) cost.SavingsRange {
-	var out cost.SavingsRange
-	for _, r := range recs {
-		out.Low += r.SavingsMonthly.Low
-		out.High += r.SavingsMonthly.High
-	}
-	return out
-}
-
 var vendorKinds = []cost.Kind{cost.KindRebalanceIPPool, cost.KindAdjustCommitment}
 
-// visibleRecommendations keeps what the caller may see: vendor/commitment kinds only without
-// recommendations:read, no tenant-plan findings without costs:by_tenant, and no tenant ids
-// without tenants:identify.
-func visibleRecommendations(c caller, recs []cost.Recommendation) []cost.Recommendation {
-	out := make([]cost.Recommendation, 0, len(recs))
-	for _, rec := range recs {
-		if !c.can(auth.CapRecommendationsRead) && !slices.Contains(vendorKinds, rec.Kind) {
+// canSee reports whether c may see rec: vendor/commitment kinds only without recommendations:read,
+// no tenant-plan findings without costs:by_tenant.
+func canSee(c caller, rec *cost.Recommendation) bool {
+	if !c.can(auth.CapRecommendationsRead) && !slices.Contains(vendorKinds, rec.Kind) {
+		return false
+	}
+	return rec.Kind != cost.KindAdjustTenantPlan || c.can(auth.CapCostsByTenant)
+}
+
+// redacted is rec as c may see it: no tenant ids without tenants:identify and costs:by_tenant.
+func redacted(c caller, rec cost.Recommendation) cost.Recommendation {
+	if !c.identify() || !c.can(auth.CapCostsByTenant) {
+		rec.Targets.TenantIDs = []string{}
+	}
+	return rec
+}
+
+// recListing is what a caller's listing of recommendations of one kind ("" for all) holds: how
+// many, their summed savings, and one page of them (redacted for the caller).
+type recListing struct {
+	count   int
+	savings cost.SavingsRange
+	page    []cost.Recommendation
+	next    string
+}
+
+// listRecommendations walks items (sorted as cost.Recommend sorts them) once, without copying
+// what is not on the page: the listing of a large fleet has thousands of recommendations and is
+// read on every overview and recommendations request.
+func listRecommendations(c caller, items []cost.Recommendation, kind cost.Kind, p pageRequest) recListing {
+	start := 0
+	if p.after != nil {
+		start = sort.Search(len(items), func(i int) bool { return comparePageKeys(recKey(&items[i]), *p.after) > 0 })
+	}
+	out := recListing{page: []cost.Recommendation{}}
+	for i := range items {
+		rec := &items[i]
+		if (kind != "" && rec.Kind != kind) || !canSee(c, rec) {
 			continue
 		}
-		if rec.Kind == cost.KindAdjustTenantPlan && !c.can(auth.CapCostsByTenant) {
-			continue
+		out.count++
+		out.savings.Low += rec.SavingsMonthly.Low
+		out.savings.High += rec.SavingsMonthly.High
+		switch {
+		case i < start:
+		case len(out.page) < p.limit:
+			out.page = append(out.page, redacted(c, *rec))
+		case out.next == "" && len(out.page) > 0:
+			out.next = recKey(&out.page[len(out.page)-1]).cursor()
 		}
-		if !c.identify() || !c.can(auth.CapCostsByTenant) {
-			rec.Targets.TenantIDs = []string{}
-		}
-		out = append(out, rec)
 	}
 	return out
 }
@@ -566,18 +595,18 @@ func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c c
 		return
 	}
 	s.serveCost(w, r, c, now, req.window, "1d", func(ctx context.Context) (any, error) {
-		recs, _, err := s.recommendations(ctx, req.window.To)
+		recs, e, err := s.recommendations(ctx, req.window.To)
 		if err != nil {
 			return nil, err
 		}
-		items := visibleRecommendations(c, recs.Items)
-		if kind != "" {
-			items = slices.DeleteFunc(items, func(r cost.Recommendation) bool { return r.Kind != kind })
-		}
-		out := recommendationsJSON{Count: len(items), SavingsMonthly: sumSavings(items), Notes: recs.Notes,
-			Config: recs.Config, Labels: recs.Labels}
-		out.Items, out.NextCursor = paginate(items, page, recKey)
-		return out, nil
+		// The listing depends on the parameters and on what the caller may see (canSee, redacted).
+		key := fmt.Sprintf("recommendations|%s|%d|%s|%t|%t|%t", kind, page.limit, req.params.Get("cursor"),
+			c.can(auth.CapRecommendationsRead), c.can(auth.CapCostsByTenant), c.identify())
+		return e.view(key, func() (any, error) {
+			l := listRecommendations(c, recs.Items, kind, page)
+			return recommendationsJSON{Items: l.page, Count: l.count, NextCursor: l.next, SavingsMonthly: l.savings,
+				Notes: recs.Notes, Config: recs.Config, Labels: recs.Labels}, nil
+		})
 	})
 }
 
@@ -608,9 +637,9 @@ func (s *server) recommendation(w http.ResponseWriter, r *http.Request, c caller
 		if err != nil {
 			return nil, err
 		}
-		for _, rec := range visibleRecommendations(c, recs.Items) {
-			if rec.ID == id {
-				return rec, nil
+		for i := range recs.Items {
+			if rec := &recs.Items[i]; rec.ID == id && canSee(c, rec) {
+				return redacted(c, *rec), nil
 			}
 		}
 		return nil, errNoRecommendation

@@ -236,6 +236,8 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{"not_found", "no such recommendation in your listing: it may no longer apply, or your role does not see its kind"}
 	case errors.Is(err, errNoPrices):
 		return http.StatusServiceUnavailable, errorBody{"unavailable", "price list unavailable"}
+	case errors.As(err, new(*computingError)):
+		return http.StatusServiceUnavailable, errorBody{"computing", "the cost model of this window is still being computed (it takes longer than one request may wait) and goes on in the background; retry after the delay in Retry-After"}
 	case errors.As(err, &de):
 		return http.StatusServiceUnavailable, errorBody{"unavailable", de.dep + " unavailable"}
 	}
@@ -249,6 +251,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case status >= 500 && r.Context().Err() != nil:
 		s.log.Info("request ended by the caller", "path", r.URL.Path, "status", status, "err", err)
+	case body.Code == "computing":
+		s.log.Info("request gave up waiting for a cost model", "path", r.URL.Path, "status", status, "err", err)
 	case status >= 500:
 		s.log.Error("request failed", "path", r.URL.Path, "status", status, "err", err)
 	default:
@@ -257,15 +261,65 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized { // RFC 6750: say which scheme to use
 		w.Header().Set("WWW-Authenticate", `Bearer realm="spendstream"`)
 	}
+	if body.Code == "computing" {
+		w.Header().Set("Retry-After", strconv.Itoa(computingRetryAfter))
+	}
 	s.writeJSON(w, r, status, errorJSON{Error: body})
 }
 
-// writeJSON encodes v fully before writing, so an encoding failure still gets a clean 500.
-func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+// encodedData is the data of an envelope already encoded as writeJSON would encode it (see
+// modelEntry.view): writeJSON writes it as it is. Passed through encoding/json (as a
+// json.RawMessage or a Marshaler) its bytes would be scanned and compacted again on every
+// request: for a multi-MiB breakdown that costs more than serving the rest of it.
+type encodedData []byte
+
+// encodeData encodes v as writeJSON would (no HTML escaping), without the trailing newline.
+func encodeData(v any) (encodedData, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// spliceData writes an envelope whose data is already encoded: the envelope is encoded with null
+// data (its first field) and the data bytes take the place of that null.
+func spliceData(buf *bytes.Buffer, env envelope, data encodedData) error {
+	env.Data = nil
+	var rest bytes.Buffer
+	enc := json.NewEncoder(&rest)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(env); err != nil {
+		return err
+	}
+	const head = `{"data":null`
+	b := rest.Bytes()
+	if !bytes.HasPrefix(b, []byte(head)) {
+		return fmt.Errorf("envelope encoding does not start with %s", head)
+	}
+	buf.Grow(len(b) + len(data))
+	buf.WriteString(`{"data":`)
+	buf.Write(data)
+	buf.Write(b[len(head):])
+	return nil
+}
+
+func isEncoded(v any) bool { _, ok := v.(encodedData); return ok }
+
+// writeJSON encodes v fully before writing, so an encoding failure still gets a clean 500.
+func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	var buf bytes.Buffer
+	var err error
+	if env, ok := v.(envelope); ok && isEncoded(env.Data) {
+		err = spliceData(&buf, env, env.Data.(encodedData))
+	} else {
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		err = enc.Encode(v)
+	}
+	if err != nil {
 		s.log.Error("encode response", "path", r.URL.Path, "err", err)
 		buf.Reset()
 		buf.WriteString(`{"error":{"code":"internal","message":"internal error"}}` + "\n")

@@ -172,7 +172,7 @@ func (s *server) createInitiative(w http.ResponseWriter, r *http.Request, c call
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	to := ceil(now.UTC(), window.Step1d)
-	recs, m, err := s.recommendations(ctx, to)
+	recs, e, err := s.recommendations(ctx, to)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -183,11 +183,12 @@ func (s *server) createInitiative(w http.ResponseWriter, r *http.Request, c call
 			rec = &recs.Items[i]
 		}
 	}
-	if rec == nil || len(visibleRecommendations(c, []cost.Recommendation{*rec})) == 0 {
+	if rec == nil || !canSee(c, rec) {
 		s.fail(w, r, badParam("recommendation_id", "no current recommendation has this id; list them with GET /v1/recommendations"))
 		return
 	}
 	scope := cost.ScopeOf(*rec)
+	m := e.m
 	exp, _ := json.Marshal(expectedSavings{SavingsMonthly: rec.SavingsMonthly, Currency: m.Currency,
 		PriceListVersion: m.PriceListVersion, Scope: scope, ComputedAt: now.UTC(), Window: m.Window})
 	title := body.Title

@@ -99,7 +99,7 @@ func TestEmailRules(t *testing.T) {
 		// t1: 0.1 + 0.24 + 27 = 27.34; t2: 0.2 + 9 = 9.2.
 		require.Equal(t, map[string]Money{"t1": m(t, "27.34"), "t2": m(t, "9.2")}, costs(mo.Totals.ByTenant))
 		// Days: 0.1; 0.12; 0.12 + 12 h × 1 = 12.12; 0.2 + 24 = 24.2.
-		require.Equal(t, []DayCost{{at(1, 0), m(t, "0.1")}, {at(2, 0), m(t, "0.12")}, {at(3, 0), m(t, "12.12")}, {at(4, 0), m(t, "24.2")}},
+		require.Equal(t, DaySeries{{at(1, 0), m(t, "0.1")}, {at(2, 0), m(t, "0.12")}, {at(3, 0), m(t, "12.12")}, {at(4, 0), m(t, "24.2")}},
 			mo.Totals.ByDay)
 	})
 
@@ -275,7 +275,7 @@ func TestUnalignedWindow(t *testing.T) {
 	require.NoError(t, err)
 	requireReconciles(t, mo)
 	require.Equal(t, m(t, "3.6"), mo.Totals.Total)
-	require.Equal(t, []DayCost{{at(1, 0), m(t, "0.6")}, {at(2, 0), m(t, "2.4")}, {at(3, 0), m(t, "0.6")}}, mo.Totals.ByDay)
+	require.Equal(t, DaySeries{{at(1, 0), m(t, "0.6")}, {at(2, 0), m(t, "2.4")}, {at(3, 0), m(t, "0.6")}}, mo.Totals.ByDay)
 	require.Equal(t, m(t, "73"), mo.Totals.EstimatedMonthly) // 3.6 × 730 / 36
 
 	// Non-UTC input times are held in UTC.

@@ -265,7 +265,7 @@ func TestGoldenTotals(t *testing.T) {
 	// = 2.5; sg base fee 2.4 → 15.76. Day 2: vps-a 12 h × 0.1 + 12 h × 0.2 = 3.6; vps-b 6 h × 0.05
 	// = 0.3; vps-c 3.6; vps-s 2.4; vps-idle 2.4; IPs 0.96; sg volume 0.5; base fee 2.4; mg 0.5
 	// → 16.66. 15.76 + 16.66 = 32.42.
-	require.Equal(t, []DayCost{{Day: at(1, 0), Cost: m(t, "15.76")}, {Day: at(2, 0), Cost: m(t, "16.66")}}, tot.ByDay)
+	require.Equal(t, DaySeries{{Day: at(1, 0), Cost: m(t, "15.76")}, {Day: at(2, 0), Cost: m(t, "16.66")}}, tot.ByDay)
 
 	// By plan: t2 is starter on day 1 and pro on day 2.
 	// t2 day 1: vps-b 0.9 + vps-s 1.6 (its 3.2 spread over the two 2.4 days by the tenants'

@@ -20,7 +20,7 @@ type TenantCost struct {
 	// tenant's cost per day.
 	ByResourceType []Group          `json:"by_resource_type"`
 	ByProvider     []Group          `json:"by_provider"`
-	ByDay          []DayCost        `json:"by_day"`
+	ByDay          DaySeries        `json:"by_day"`
 	Resources      []TenantResource `json:"resources"`
 	Email          []TenantEmail    `json:"email"`
 	Labels         []string         `json:"labels"`
@@ -52,7 +52,7 @@ func (m *Model) Tenant(id string) TenantCost {
 	tc := TenantCost{
 		TenantID: id, Window: m.Window, Labels: Labels(),
 		Plan: m.segs.at(SegmentPlan, id, end), Tier: m.segs.at(SegmentTier, id, end),
-		Resources: []TenantResource{}, Email: []TenantEmail{}, ByDay: []DayCost{},
+		Resources: []TenantResource{}, Email: []TenantEmail{}, ByDay: DaySeries{},
 	}
 	byType := map[string]Money{}
 	byProvider := map[string]Money{}

@@ -25,7 +25,7 @@ func TestTenantView(t *testing.T) {
 	require.Equal(t, UnknownSegment, t2.Tier)
 	require.Equal(t, map[string]Money{"vps": m(t, "4.4"), "ip": m(t, "1.32"), "email": m(t, "4.4")}, costs(t2.ByResourceType))
 	require.Equal(t, map[string]Money{"hz": m(t, "1.2"), "do": m(t, "3.2"), "sg": m(t, "4.26"), "mg": m(t, "1.46")}, costs(t2.ByProvider))
-	require.Equal(t, []DayCost{{at(1, 0), m(t, "5.86")}, {at(2, 0), m(t, "4.26")}}, t2.ByDay)
+	require.Equal(t, DaySeries{{at(1, 0), m(t, "5.86")}, {at(2, 0), m(t, "4.26")}}, t2.ByDay)
 	var ids []string
 	for _, r := range t2.Resources {
 		ids = append(ids, r.ID)

@@ -440,7 +440,9 @@ func runCostAPIBench(b *testing.B, env benchEnv) {
 	// 3c. Warm after TTL expiry: a 1 s TTL, each request sent once the model is older than that.
 	if !cfg.skip["stale"] {
 		const ttl = time.Second
-		p, base := startCostAPI(b, env, rig.url, db, "api-stale-"+db, "--cost-cache-ttl", ttl.String())
+		// The refresh factor off: every request past the TTL finds the model expired, however
+		// long it took to compute.
+		p, base := startCostAPI(b, env, rig.url, db, "api-stale-"+db, "--cost-cache-ttl", ttl.String(), "--cost-cache-refresh-factor", "-1")
 		for _, w := range windows {
 			for _, ep := range eps {
 				u := client.url(b, base, ep, w.from, w.to)

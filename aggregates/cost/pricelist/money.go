@@ -111,28 +111,41 @@ func allDigits(s string) bool {
 // String returns m as a plain decimal with no trailing zeros: "4.59", "0", "-0.000001", "12".
 func (m Money) String() string { return formatDecimal(int64(m), moneyDecimals) }
 
+// AppendJSON appends m as MarshalJSON encodes it (a JSON number) to dst.
+func (m Money) AppendJSON(dst []byte) []byte { return appendDecimal(dst, int64(m), moneyDecimals) }
+
 // formatDecimal formats v / 10^scale as a plain decimal without trailing zeros.
 func formatDecimal(v int64, scale int) string {
+	var buf [32]byte
+	return string(appendDecimal(buf[:0], v, scale))
+}
+
+// appendDecimal appends v / 10^scale as a plain decimal without trailing zeros to dst.
+func appendDecimal(dst []byte, v int64, scale int) []byte {
 	u := uint64(v)
-	sign := ""
 	if v < 0 {
-		u, sign = -u, "-"
+		u = -u
+		dst = append(dst, '-')
 	}
 	pow := uint64(1)
 	for range scale {
 		pow *= 10
 	}
-	s := sign + strconv.FormatUint(u/pow, 10)
-	if f := u % pow; f != 0 {
-		digits := strconv.FormatUint(f, 10)
-		digits = strings.Repeat("0", scale-len(digits)) + digits
-		s += "." + strings.TrimRight(digits, "0")
+	dst = strconv.AppendUint(dst, u/pow, 10)
+	f := u % pow
+	if f == 0 {
+		return dst
 	}
-	return s
+	dst = append(dst, '.')
+	for d := pow / 10; d > 0 && f > 0; d /= 10 { // leading zeros, then digits until the rest is 0
+		dst = append(dst, byte('0'+f/d))
+		f %= d
+	}
+	return dst
 }
 
 // MarshalJSON encodes m as a JSON number with up to 6 decimals (4.59, not "4.59").
-func (m Money) MarshalJSON() ([]byte, error) { return []byte(m.String()), nil }
+func (m Money) MarshalJSON() ([]byte, error) { return m.AppendJSON(nil), nil }
 
 // UnmarshalJSON decodes a JSON number or a JSON string holding a decimal, exactly, with the rules
 // of ParseMoney.
