@@ -10,11 +10,14 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -151,6 +154,60 @@ func (p *webPage) clickTo(sel, view string) {
 func (p *webPage) text(sel string) string {
 	p.t.Helper()
 	return webEval[string](p, fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? (e.innerText === undefined ? e.textContent : e.innerText) : ''; })()`, sel))
+}
+
+// waitJS polls js (a boolean expression) until it is true.
+func (p *webPage) waitJS(what, js string) {
+	p.t.Helper()
+	deadline := time.Now().Add(webTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: never true (last error %v; main: %s)", what, err, webEval[string](p, `document.querySelector('main').innerText.slice(0, 600)`))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *webPage) count(sel string) int {
+	p.t.Helper()
+	return webEval[int](p, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
+}
+
+// visible reports whether sel is in the page and shown (not hidden).
+func (p *webPage) visible(sel string) bool {
+	p.t.Helper()
+	return webEval[bool](p, fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.getClientRects().length > 0; })()`, sel))
+}
+
+// showMore presses a listing's "Show more" button (a real click) and waits until items (a
+// selector) number want; no error is shown meanwhile.
+func (p *webPage) showMore(btn, items string, want int) {
+	p.t.Helper()
+	require.True(p.t, p.visible(btn), "%s is offered", btn)
+	p.do(chromedp.Click(chromedp.CSS(btn)))
+	p.waitJS(fmt.Sprintf("%s: %d %s", btn, want, items), fmt.Sprintf(`document.querySelectorAll(%q).length === %d && document.querySelector(%q).getAttribute('aria-disabled') === null`, items, want, btn))
+	require.Zero(p.t, p.count("main .msg.error"), "%s: %s", btn, p.text("main .msg.error"))
+}
+
+// hashTo sets the URL's fragment (as a pasted or bookmarked link would) and waits for view.
+func (p *webPage) hashTo(hash, view string) {
+	p.t.Helper()
+	prev := p.render()
+	p.do(chromedp.Evaluate[chromedp.Void](`location.hash = ` + fmt.Sprintf("%q", hash)))
+	p.waitView(view, prev)
+}
+
+// fetched reports whether the page requested a URL containing part since the last
+// performance.clearResourceTimings().
+func (p *webPage) fetched(part string) bool {
+	p.t.Helper()
+	return webEval[bool](p, fmt.Sprintf(`performance.getEntriesByType('resource').some(e => e.name.includes(%q))`, part))
 }
 
 // chrome checks what every view shows: both labels visible, the as-of stamp in the viewer's time
@@ -449,7 +506,7 @@ func checkMoney(what string, got webMoney, exact string) error {
 	return nil
 }
 
-var webExpectedStatus = regexp.MustCompile(`^Failed to load resource: the server responded with a status of (401|403|409|412) `)
+var webExpectedStatus = regexp.MustCompile(`^Failed to load resource: the server responded with a status of (401|403|404|409|412) `)
 
 var webTenantIDRe = regexp.MustCompile(`\bt-\d{3}\b`)
 
@@ -495,6 +552,20 @@ func (p *webPage) token() string {
 }
 
 // newWebPage starts headless Chromium (one tab, 1280×1000, en-US, the viewer in webTZ) for base.
+// scriptedWebPage serves the page in front of mux (a scripted API), opens it at the sign-in view
+// and expects failed loads with the given statuses ("403|404") in the console.
+func scriptedWebPage(t *testing.T, browser string, mux *http.ServeMux, statuses string) *webPage {
+	t.Helper()
+	mux.Handle("/", web.New(web.Config{}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	p := newWebPage(t, browser, srv.URL)
+	p.expected.Store(regexp.MustCompile(`^Failed to load resource: the server responded with a status of (` + statuses + `) `))
+	p.do(chromedp.Navigate(srv.URL + "/"))
+	p.waitView("signin", "")
+	return p
+}
+
 func newWebPage(t *testing.T, browser, base string) *webPage {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
 		chromedp.Flag("lang", "en-US"), chromedp.WindowSize(1280, 1000))
@@ -516,8 +587,9 @@ func newWebPage(t *testing.T, browser, base string) *webPage {
 			if err != nil {
 				return
 			}
-			// The API's 401, 403, 409 and 412 answers are expected here (a refused token; the page
-			// asks what a role may see; a stale ETag); Chromium logs every 4xx resource as an error.
+			// The API's 401, 403, 404, 409 and 412 answers are expected here (a refused token; the
+			// page asks what a role may see; a link to a recommendation no longer listed; a stale
+			// ETag); Chromium logs every 4xx resource as an error.
 			if p.expected.Load().MatchString(m.Text) {
 				continue
 			}
@@ -619,14 +691,16 @@ func webCFO(t *testing.T, p *webPage) {
 
 	// Overview cards: the API's numbers, shown to the cent, exact in data-exact.
 	type overviewPage struct {
-		Monthly  webMoney   `json:"monthly"`
-		Savings  []webMoney `json:"savings"`
-		Tenants  []string   `json:"tenants"`
-		TenantsM []webMoney `json:"tenants_money"`
-		Vendors  []string   `json:"vendors"`
-		VendorsM []webMoney `json:"vendors_money"`
-		HowMonth string     `json:"how_monthly"`
-		Under    int        `json:"under"`
+		Monthly   webMoney   `json:"monthly"`
+		Savings   []webMoney `json:"savings"`
+		Tenants   []string   `json:"tenants"`
+		TenantsM  []webMoney `json:"tenants_money"`
+		Vendors   []string   `json:"vendors"`
+		VendorsM  []webMoney `json:"vendors_money"`
+		HowMonth  string     `json:"how_monthly"`
+		Under     int        `json:"under"`
+		UnderRest string     `json:"under_rest"`
+		UnderLink string     `json:"under_link"`
 	}
 	readOverview := func() overviewPage {
 		return webEval[overviewPage](p, `(() => {
@@ -641,6 +715,8 @@ func webCFO(t *testing.T, p *webPage) {
 				vendors_money: all('#top-vendors li .money').map(m),
 				how_monthly: document.querySelector('#card-monthly details.how').textContent,
 				under: all('#underutilized li').length,
+				under_rest: (document.querySelector('#under-rest') || {innerText: ''}).innerText,
+				under_link: (document.querySelector('#under-more') || {}).hash || '',
 			};
 		})()`)
 	}
@@ -689,6 +765,18 @@ func webCFO(t *testing.T, p *webPage) {
 		if under, _ := jget(d, "underutilized_resources").([]any); got.Under != min(len(under), 5) {
 			return fmt.Errorf("underutilized: page %d, API %d", got.Under, len(under))
 		}
+		// The API lists the largest few and counts them all: the rest are named, with a link.
+		all, err := strconv.Atoi(jstr(d, "underutilized_count"))
+		if err != nil || all < got.Under {
+			return fmt.Errorf("underutilized_count %q, %d shown", jstr(d, "underutilized_count"), got.Under)
+		}
+		if rest := all - got.Under; rest > 0 {
+			if want := fmt.Sprintf("%d more on the Recommendations view", rest); !strings.Contains(got.UnderRest, want) || got.UnderLink != "#/recommendations?kind=consolidate_vps" {
+				return fmt.Errorf("underutilized: %q (link %q), want %q", got.UnderRest, got.UnderLink, want)
+			}
+		} else if got.UnderRest != "" {
+			return fmt.Errorf("underutilized: all %d shown, yet %q", all, got.UnderRest)
+		}
 		return nil
 	})
 	p.noTick("overview")
@@ -714,11 +802,41 @@ func webCFO(t *testing.T, p *webPage) {
 				return fmt.Errorf("chart text alternative %q lacks %q", desc, want)
 			}
 		}
+		// groups is a page: the table lists it, "Show more" is offered while there is a next one.
+		if rows := p.count("#panel-groups .table-wrap tbody tr"); rows != len(groups) {
+			return fmt.Errorf("groups table: page %d rows, API %d", rows, len(groups))
+		}
+		if next := jstr(env, "data", "next_cursor"); p.visible("#groups-more") != (next != "") {
+			return fmt.Errorf("show more groups offered: %v, next_cursor %q", p.visible("#groups-more"), next)
+		}
 		return nil
 	})
 	require.Equal(t, "img", webEval[string](p, `document.querySelector('#chart-time').getAttribute('role')`))
 	p.audit("breakdowns by provider")
 	p.shot("breakdowns")
+
+	// The tenant ranking is the API's first page, counted with group_count, and "Show more
+	// tenants" is offered while the API names a next page (the demo's tenants fit one page).
+	p.clickTo("#nav-tenants", "tenants")
+	p.matchAPI("tenants", tok, "/v1/costs/breakdown?by=tenant&step=total", func(env map[string]any) error {
+		groups, _ := jget(env, "data", "groups").([]any)
+		all, next := jstr(env, "data", "group_count"), jstr(env, "data", "next_cursor")
+		if rows := p.count("#tenant-table tbody tr"); rows != len(groups) || len(groups) == 0 {
+			return fmt.Errorf("tenant ranking: page %d rows, API %d", rows, len(groups))
+		}
+		if p.visible("#tenants-more") != (next != "") {
+			return fmt.Errorf("show more tenants offered: %v, next_cursor %q", p.visible("#tenants-more"), next)
+		}
+		want := "All " + all + " tenants shown"
+		if next != "" {
+			want = fmt.Sprintf("%d of %s tenants shown", len(groups), all)
+		}
+		if got := p.text("#tenants-shown"); !strings.Contains(got, want) {
+			return fmt.Errorf("tenant count: page %q, want %q", got, want)
+		}
+		return nil
+	})
+	p.audit("tenants")
 
 	// Drill into the costliest tenant from the overview's key drivers.
 	p.clickTo("#nav-overview", "overview")
@@ -777,6 +895,16 @@ func webCFO(t *testing.T, p *webPage) {
 			}
 			if !strings.Contains(p.text(art), usd(jstr(it, "savings_monthly", "low"))) {
 				return fmt.Errorf("savings range of %s not shown", recID)
+			}
+			// The heading counts the whole listing (count), not the page.
+			if got := webEval[string](p, `document.querySelector('#recs-summary-h').dataset.count`); got != jstr(env, "data", "count") {
+				return fmt.Errorf("recommendations counted %s, API count %s", got, jstr(env, "data", "count"))
+			}
+			if n := p.count("#rec-list article"); n != len(items) {
+				return fmt.Errorf("recommendations: page %d, API page %d", n, len(items))
+			}
+			if next := jstr(env, "data", "next_cursor"); p.visible("#recs-more") != (next != "") {
+				return fmt.Errorf("show more recommendations offered: %v, next_cursor %q", p.visible("#recs-more"), next)
 			}
 			return nil
 		}
@@ -864,6 +992,19 @@ func webCFO(t *testing.T, p *webPage) {
 	p.clickTo("#nav-initiatives", "initiatives")
 	require.Contains(t, p.text("#initiative-table"), "Succeeded")
 	p.audit("initiatives")
+
+	// A link to a recommendation the list does not show (here: of another kind than the one
+	// chosen) opens it on its own, GET /v1/recommendations/{id}; one not in the listing is said so.
+	p.do(chromedp.Evaluate[chromedp.Void](`performance.clearResourceTimings()`))
+	p.hashTo("#/recommendations/"+recID+"?kind=adjust_commitment", "recommendations")
+	require.True(t, p.fetched("/v1/recommendations/"+recID), "GET /v1/recommendations/%s", recID)
+	require.True(t, webEval[bool](p, fmt.Sprintf(`document.querySelector(%q).classList.contains('focus')`, art)), "the linked recommendation is shown, focused")
+	require.Contains(t, p.text("#rec-linked"), "not of the kind chosen")
+	require.Zero(t, p.count("#rec-missing"))
+	p.audit("linked recommendation")
+	p.hashTo("#/recommendations/rec_0000000000000000", "recommendations")
+	require.Contains(t, p.text("#rec-missing"), "That recommendation is not in your list")
+	p.chrome("recommendation not listed")
 	p.signOut()
 	require.Empty(t, p.token())
 }
@@ -988,19 +1129,12 @@ func TestWebStates(t *testing.T) {
 		case r.URL.Path == "/v1/costs/breakdown":
 			write(w, http.StatusServiceUnavailable, `{"error":{"code":"unavailable","message":"clickhouse unavailable"}}`)
 		case r.URL.Path == "/v1/recommendations":
-			write(w, http.StatusOK, env(`{"items":[],"savings_monthly":{"low":0,"high":0},"notes":[],"config":{"lookback_days":14},"labels":`+labels+`}`))
+			write(w, http.StatusOK, env(`{"items":[],"count":0,"savings_monthly":{"low":0,"high":0},"notes":[],"config":{"lookback_days":14},"labels":`+labels+`}`))
 		default:
 			write(w, http.StatusNotFound, `{"error":{"code":"not_found","message":"no such endpoint"}}`)
 		}
 	})
-	mux.Handle("/", web.New(web.Config{}))
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	p := newWebPage(t, browser, srv.URL)
-	p.expected.Store(regexp.MustCompile(`^Failed to load resource: the server responded with a status of (401|403|503) `))
-	p.do(chromedp.Navigate(srv.URL + "/"))
-	p.waitView("signin", "")
+	p := scriptedWebPage(t, browser, mux, "401|403|503")
 	require.False(t, webEval[bool](p, `!!document.querySelector('#demo-form')`), "no demo sign-in off the local demo config")
 	prev := p.render()
 	p.do(chromedp.SetValue(chromedp.CSS("#token"), webFakeToken), chromedp.Click(chromedp.CSS("#token-signin")))
@@ -1039,3 +1173,275 @@ func TestWebStates(t *testing.T) {
 // webFakeToken is a JWT-shaped token for TestWebStates (the page reads its claims for display; the
 // scripted API checks it verbatim).
 var webFakeToken = "eyJhbGciOiJIUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"fake-cfo","roles":["cfo"]}`)) + ".c2ln"
+
+// webFakePage cuts a scripted listing of n items as the API's limit and cursor do, but with its own
+// page size (the server decides; the page follows next_cursor). Its cursors hold characters a URL
+// must escape ("at 3/+&="), so a page that does not encode them gets a 400.
+func webFakePage(q url.Values, n, size int) (start, end int, next string, err error) {
+	if l := q.Get("limit"); l != "" {
+		if v, err := strconv.Atoi(l); err != nil || v < 1 || v > 1000 {
+			return 0, 0, "", fmt.Errorf("limit %q", l)
+		}
+	}
+	if c := q.Get("cursor"); c != "" {
+		rest, ok1 := strings.CutPrefix(c, "at ")
+		num, ok2 := strings.CutSuffix(rest, "/+&=")
+		start, err = strconv.Atoi(num)
+		if !ok1 || !ok2 || err != nil || start <= 0 || start >= n {
+			return 0, 0, "", fmt.Errorf("cursor %q", c)
+		}
+	}
+	end = min(start+size, n)
+	if end < n {
+		next = fmt.Sprintf("at %d/+&=", end)
+	}
+	return start, end, next, nil
+}
+
+// TestWebPages drives the page against a scripted API whose listings are longer than one page (3
+// items a page): the tenant ranking and a breakdown by tenant show "N of M" from group_count and
+// "Show more" until the last page (a tenant a later page serves again is shown once); the
+// recommendations count the whole listing, keep the kind filter on later pages, and a link to one
+// beyond the first page opens it through GET /v1/recommendations/{id} (shown once, even when its
+// page comes later); the overview names the underutilized resources it does not list.
+func TestWebPages(t *testing.T) {
+	browser := webChromium(t)
+	asOf := time.Now().UTC().Add(-2 * time.Minute).Truncate(time.Second).Format(time.RFC3339)
+	freshness := fmt.Sprintf(`{"status":"fresh","lag_seconds":5,"sources":[
+		{"pipeline":"live","partitions":2,"aggregated_as_of":%[1]q,"lag_seconds":5,"last_flush":%[1]q,"status":"fresh","delayed_partitions":[]}]}`, asOf)
+	labels := `["` + webLabel1 + `","` + webLabel2 + `"]`
+	win := json.RawMessage(`{"from":"2026-10-01T00:00:00Z","to":"2026-10-04T00:00:00Z"}`)
+	how := json.RawMessage(`{"method":"scripted","inputs":["a test"],"price_list_version":"test-1","window":` + string(win) + `}`)
+	env := func(data any) string {
+		b, err := json.Marshal(data)
+		require.NoError(t, err)
+		return `{"data":` + string(b) + `,"aggregated_as_of":"` + asOf + `","generated_at":"` + asOf + `","freshness":` + freshness +
+			`,"window":` + string(win) + `,"labels":` + labels + `}`
+	}
+	days := func(cost string) []map[string]any {
+		return []map[string]any{{"day": "2026-10-01T00:00:00Z", "cost": json.Number(cost)}, {"day": "2026-10-02T00:00:00Z", "cost": json.Number("0")}, {"day": "2026-10-03T00:00:00Z", "cost": json.Number("0")}}
+	}
+	// Seven tenants, costliest first; three resource types.
+	var tenants, types []map[string]any
+	for i := range 7 {
+		tenants = append(tenants, map[string]any{"key": fmt.Sprintf("t-%03d", 101+i), "cost": json.Number(fmt.Sprintf("%d.25", 70-10*i)), "share": json.Number("0.1")})
+	}
+	for i, k := range []string{"vps", "email", "ip"} {
+		types = append(types, map[string]any{"key": k, "cost": json.Number(fmt.Sprintf("%d.5", 300-100*i)), "share": json.Number("0.3")})
+	}
+	// Nine recommendations, highest saving first; seven consolidate a VPS.
+	kinds := []string{"consolidate_vps", "rebalance_ip_pool", "consolidate_vps", "consolidate_vps", "adjust_commitment", "consolidate_vps", "consolidate_vps", "consolidate_vps", "consolidate_vps"}
+	var recs []map[string]any
+	var under []map[string]any
+	for i, k := range kinds {
+		id := fmt.Sprintf("rec_%016x", 0xa0+i)
+		saving := map[string]any{"low": json.Number(fmt.Sprintf("%d", 80-9*i)), "high": json.Number(fmt.Sprintf("%d.5", 90-10*i))}
+		recs = append(recs, map[string]any{"id": id, "kind": k, "finding": "scripted", "summary": fmt.Sprintf("Scripted finding %d (%s)", i+1, k),
+			"targets":  map[string]any{"resource_ids": []string{fmt.Sprintf("vps-%02d", i+1)}, "tenant_ids": []string{}, "providers": []string{"hetzner"}, "pools": []string{}},
+			"evidence": []map[string]any{{"name": "cpu_p95", "value": json.Number("0.05"), "unit": "fraction", "window": win}}, "savings_monthly": saving,
+			"assumptions": []string{"a test"}, "performance_risk": "low", "effort": "low", "confidence": "Scripted.", "how_calculated": how})
+		if k == "consolidate_vps" {
+			under = append(under, map[string]any{"recommendation_id": id, "resource_ids": []string{fmt.Sprintf("vps-%02d", i+1)}, "summary": "scripted",
+				"evidence": []any{}, "savings_monthly": saving})
+		}
+	}
+	overview := map[string]any{"estimated_monthly_spend": map[string]any{"amount": json.Number("1000"), "currency": "USD", "how_calculated": how},
+		"window_total": map[string]any{"amount": json.Number("100"), "currency": "USD", "how_calculated": how}, "unattributed": json.Number("0"),
+		"estimated_savings": map[string]any{"low": json.Number("1"), "high": json.Number("2"), "currency": "USD", "opportunities": len(recs), "how_calculated": how},
+		"top_tenants":       tenants[:5], "by_resource_type": types, "underutilized_resources": under, "underutilized_count": len(under),
+		"unpriced": []any{}, "warnings": []any{}, "price_list_version": "test-1"}
+
+	var mu sync.Mutex
+	var recQueries []string
+	oneHits := map[string]int{}
+	write := func(w http.ResponseWriter, status int, body string) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}
+	bad := func(w http.ResponseWriter, err error) {
+		write(w, http.StatusBadRequest, fmt.Sprintf(`{"error":{"code":"bad_request","message":%q}}`, err.Error()))
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+webFakeToken {
+			write(w, http.StatusUnauthorized, `{"error":{"code":"unauthenticated","message":"missing or invalid credentials"}}`)
+			return
+		}
+		q := r.URL.Query()
+		switch {
+		case r.URL.Path == "/v1/freshness":
+			write(w, http.StatusOK, env([]any{}))
+		case r.URL.Path == "/v1/costs/overview":
+			write(w, http.StatusOK, env(overview))
+		case r.URL.Path == "/v1/costs/breakdown":
+			groups := types
+			if q.Get("by") == "tenant" {
+				groups = tenants
+			}
+			start, end, next, err := webFakePage(q, len(groups), 3)
+			if err != nil {
+				bad(w, err)
+				return
+			}
+			page := []map[string]any{}
+			if q.Get("by") == "tenant" && start > 0 {
+				start-- // served again, as after a model refresh between two pages: shown once
+			}
+			for _, g := range groups[start:end] {
+				c := map[string]any{"key": g["key"], "cost": g["cost"], "share": g["share"]}
+				if q.Get("step") != "total" {
+					c["days"] = days(string(g["cost"].(json.Number)))
+				}
+				page = append(page, c)
+			}
+			out := map[string]any{"by": q.Get("by"), "step": q.Get("step"), "total": json.Number("600.75"), "currency": "USD", "groups": page,
+				"group_count": len(groups), "how_calculated": how}
+			if q.Get("step") != "total" {
+				out["by_day"] = days("600.75")
+			}
+			if next != "" {
+				out["next_cursor"] = next
+			}
+			write(w, http.StatusOK, env(out))
+		case r.URL.Path == "/v1/recommendations":
+			mu.Lock()
+			recQueries = append(recQueries, r.URL.RawQuery)
+			mu.Unlock()
+			items := recs
+			if k := q.Get("kind"); k != "" {
+				items = nil
+				for _, rec := range recs {
+					if rec["kind"] == k {
+						items = append(items, rec)
+					}
+				}
+			}
+			start, end, next, err := webFakePage(q, len(items), 3)
+			if err != nil {
+				bad(w, err)
+				return
+			}
+			out := map[string]any{"items": items[start:end], "count": len(items), "savings_monthly": map[string]any{"low": json.Number("1"), "high": json.Number("2")},
+				"notes": []string{}, "config": map[string]any{"lookback_days": 14}, "labels": json.RawMessage(labels)}
+			if next != "" {
+				out["next_cursor"] = next
+			}
+			write(w, http.StatusOK, env(out))
+		case strings.HasPrefix(r.URL.Path, "/v1/recommendations/"):
+			id := strings.TrimPrefix(r.URL.Path, "/v1/recommendations/")
+			mu.Lock()
+			oneHits[id]++
+			mu.Unlock()
+			for _, rec := range recs {
+				if rec["id"] == id {
+					write(w, http.StatusOK, env(rec))
+					return
+				}
+			}
+			write(w, http.StatusNotFound, `{"error":{"code":"not_found","message":"no such recommendation"}}`)
+		case r.URL.Path == "/v1/vendors/compare", strings.HasPrefix(r.URL.Path, "/v1/initiatives"):
+			write(w, http.StatusForbidden, `{"error":{"code":"forbidden","message":"not allowed"}}`)
+		default:
+			write(w, http.StatusNotFound, `{"error":{"code":"not_found","message":"no such endpoint"}}`)
+		}
+	})
+	p := scriptedWebPage(t, browser, mux, "403|404")
+	prev := p.render()
+	p.do(chromedp.SetValue(chromedp.CSS("#token"), webFakeToken), chromedp.Click(chromedp.CSS("#token-signin")))
+	p.waitView("overview", prev)
+	require.Equal(t, []string{"overview", "breakdowns", "tenants", "recommendations"}, p.navIDs())
+
+	// Overview: five underutilized resources listed, the other two named, with a link.
+	require.Equal(t, 5, p.count("#underutilized li"))
+	require.Contains(t, p.text("#under-rest"), "2 more on the Recommendations view (7 in all")
+	require.Equal(t, "#/recommendations?kind=consolidate_vps", webEval[string](p, `document.querySelector('#under-more').hash`))
+	p.chrome("overview")
+
+	// The fourth underutilized resource is on the second page of the listing: the page opens it
+	// through GET /v1/recommendations/{id}, first and focused.
+	linked := under[3]["recommendation_id"].(string)
+	require.Equal(t, recs[5]["id"], linked)
+	p.clickTo("#underutilized li:nth-child(4) a", "recommendations")
+	mu.Lock()
+	require.Equal(t, 1, oneHits[linked], "GET /v1/recommendations/%s", linked)
+	mu.Unlock()
+	require.Equal(t, "9 suggestion(s)", p.text("#recs-summary-h"), "the heading counts the listing, not the page")
+	require.Equal(t, []string{"rec-" + linked, "rec-" + recs[0]["id"].(string), "rec-" + recs[1]["id"].(string), "rec-" + recs[2]["id"].(string)},
+		webEval[[]string](p, `[...document.querySelectorAll('#rec-list article')].map(a => a.id)`))
+	require.True(t, webEval[bool](p, fmt.Sprintf(`document.querySelector('#rec-%s').classList.contains('focus')`, linked)))
+	require.Contains(t, p.text("#rec-linked"), "further down the list")
+	require.Equal(t, "Showing 4 of 9, highest saving first.", p.text("#recs-shown"))
+	p.audit("recommendations, first page and a linked one")
+
+	// Show more: the second page adds its two others (the linked one is not shown twice), the
+	// keyboard focus moves to the first new one; the third page is the last.
+	p.showMore("#recs-more", "#rec-list article", 6)
+	require.Equal(t, "rec-"+recs[3]["id"].(string)+"-h", webEval[string](p, `document.activeElement.id`))
+	require.Equal(t, "Showing 6 of 9, highest saving first.", p.text("#recs-shown"))
+	p.showMore("#recs-more", "#rec-list article", 9)
+	require.False(t, p.visible("#recs-more"), "no more after the last page")
+	require.Equal(t, "All 9 shown.", p.text("#recs-shown"))
+	require.Equal(t, 9, webEval[int](p, `new Set([...document.querySelectorAll('#rec-list article')].map(a => a.id)).size`))
+	p.keyboard("recommendations, all pages")
+
+	// The overview's link to the rest: the kind filter is kept on every page.
+	p.clickTo("#nav-overview", "overview")
+	p.clickTo("#under-more", "recommendations")
+	require.Equal(t, "7 suggestion(s)", p.text("#recs-summary-h"))
+	require.Equal(t, 3, p.count("#rec-list article"))
+	p.showMore("#recs-more", "#rec-list article", 6)
+	p.showMore("#recs-more", "#rec-list article", 7)
+	require.Equal(t, 7, p.count(`#rec-list article[data-kind="consolidate_vps"]`))
+	require.False(t, p.visible("#recs-more"))
+	mu.Lock()
+	var kindPages int
+	for _, rq := range recQueries {
+		v, err := url.ParseQuery(rq)
+		require.NoError(t, err)
+		if v.Get("kind") == "consolidate_vps" && v.Get("cursor") != "" {
+			kindPages++
+		}
+	}
+	mu.Unlock()
+	require.Equal(t, 2, kindPages, "later pages keep the kind: %v", recQueries)
+
+	// A link to a recommendation not in the listing: said so.
+	p.hashTo("#/recommendations/rec_00000000000000ff", "recommendations")
+	require.Contains(t, p.text("#rec-missing"), "That recommendation is not in your list")
+	p.chrome("recommendation not listed")
+
+	// Tenants: the first page, "N of M", Show more until the last page, in the API's order.
+	p.clickTo("#nav-tenants", "tenants")
+	require.Equal(t, 3, p.count("#tenant-table tbody tr"))
+	require.Equal(t, "3 of 7 tenants shown, costliest first.", p.text("#tenants-shown"))
+	require.Contains(t, p.text("#chart-tenants title"), "the 3 costliest of 7 tenants")
+	p.audit("tenants, first page")
+	p.showMore("#tenants-more", "#tenant-table tbody tr", 6)
+	require.Equal(t, "t-104", webEval[string](p, `document.activeElement.dataset.tenant || ''`), "focus on the first new tenant")
+	p.showMore("#tenants-more", "#tenant-table tbody tr", 7)
+	require.False(t, p.visible("#tenants-more"))
+	require.Equal(t, "All 7 tenants shown, costliest first.", p.text("#tenants-shown"))
+	var want []string
+	for _, g := range tenants {
+		want = append(want, g["key"].(string))
+	}
+	require.Equal(t, want, webEval[[]string](p, `[...document.querySelectorAll('#tenant-table tbody tr a')].map(a => a.dataset.tenant)`))
+
+	// Breakdowns: three resource types fit one page (no note, no button); by tenant is paged.
+	p.clickTo("#nav-breakdowns", "breakdowns")
+	require.False(t, p.visible("#groups-more"))
+	require.Zero(t, p.count("#groups-shown"))
+	prev = p.render()
+	p.do(chromedp.SetValue(chromedp.CSS("#group-by"), "tenant"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#group-by').dispatchEvent(new Event('change'))`))
+	p.waitView("breakdowns", prev)
+	require.Equal(t, "Showing the 3 costliest of 7 groups.", p.text("#groups-shown"))
+	require.Contains(t, p.text("#panel-groups"), "the 7 groups add up to it exactly")
+	p.audit("breakdown by tenant, first page")
+	p.showMore("#groups-more", "#panel-groups .table-wrap tbody tr", 6)
+	p.showMore("#groups-more", "#panel-groups .table-wrap tbody tr", 7)
+	require.Equal(t, "All 7 groups shown.", p.text("#groups-shown"))
+	require.Equal(t, 8, p.count("#series option"), "every group loaded has its daily series")
+	p.noProblems("pages")
+}

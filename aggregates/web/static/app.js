@@ -242,6 +242,11 @@
         text = 'Wait ' + (res.retryAfter ? res.retryAfter + ' s' : 'a few seconds') + ', then use Refresh.';
         break;
       case 503:
+        if (res.error && res.error.code === 'computing') {
+          title = 'Still computing the figures for this window.';
+          text = 'A long window of a large fleet takes a while the first time; the work goes on meanwhile. Use Refresh in ' + (res.retryAfter ? res.retryAfter + ' s' : 'a few seconds') + '.';
+          break;
+        }
         title = 'A data source is unavailable: ' + (msg || 'a dependency') + '.';
         text = 'The figures for ' + what + ' come back once it recovers; nothing is lost meanwhile. Use Refresh in a minute.';
         break;
@@ -598,10 +603,11 @@
     const t = h('table', { id: opts.id || null, class: cols.length > 8 ? 'wide' : null },
       caption ? h('caption', {}, caption) : null,
       h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
-      h('tbody', {}, rows.map((r) => h('tr', {}, r.map((v, i) => (i === 0 ? h('th', { scope: 'row' }, v) : h('td', { class: cols[i].num ? 'num' : null }, v)))))));
+      h('tbody', {}, rows.map((r) => trow(cols, r))));
     // Focusable, so a keyboard can scroll a table wider than the screen.
     return h('div', { class: 'table-wrap', tabindex: '0', role: 'group', 'aria-label': (caption || opts.label || 'table') + ' (table)' }, t);
   }
+  function trow(cols, r) { return h('tr', {}, r.map((v, i) => (i === 0 ? h('th', { scope: 'row' }, v) : h('td', { class: cols[i].num ? 'num' : null }, v)))); }
   function figures(caption, cols, rows, open) {
     return h('details', { class: 'more', open: !!open }, h('summary', {}, 'Figures as a table', sr(': ' + caption)), h('div', {}, table(caption, cols, rows)));
   }
@@ -675,10 +681,53 @@
   function timeFigures(caption, days, cur) {
     return figures(caption, [{ label: 'Day (UTC)' }, { label: 'Cost (exact)', num: true }], days.map((d) => [dayYearUTC.format(new Date(d.day)), h('span', { class: 'num', 'data-exact': d.cost }, fmtExact(d.cost, cur))]));
   }
+  const GROUP_COLS = [{ label: 'Group' }, { label: 'Cost (exact)', num: true }, { label: 'Share of total', num: true }];
+  const groupRow = (g, cur, link) => [link ? link(g) : g.key, h('span', { class: 'num', 'data-exact': g.cost }, fmtExact(g.cost, cur)), pct(g.share)];
   function groupFigures(caption, groups, cur, link) {
-    return figures(caption, [{ label: 'Group' }, { label: 'Cost (exact)', num: true }, { label: 'Share of total', num: true }],
-      groups.map((g) => [link ? link(g) : g.key, h('span', { class: 'num', 'data-exact': g.cost }, fmtExact(g.cost, cur)), pct(g.share)]));
+    return figures(caption, GROUP_COLS, groups.map((g) => groupRow(g, cur, link)));
   }
+  // A bar chart keeps to the costliest groups; its title says how many of how many.
+  const CHART_MAX = 25;
+  function topOf(n, all, noun) { return n < all ? ': the ' + fmtNum(n, 0) + ' costliest of ' + fmtNum(all, 0) + ' ' + noun : ''; }
+
+  // ---------- long listings come a page at a time (limit, cursor → next_cursor) ----------
+  // pager shows what is on screen out of how many (o.text) and, while the API names a next page,
+  // a "Show more" button that GETs it (o.path plus its cursor) and hands its data to o.onPage,
+  // which adds what is new (a page served from a refreshed model may repeat an item) and returns
+  // the first added element: the focus moves there, so a keyboard continues from the new rows.
+  function pager(o) {
+    const status = h('p', { class: 'sub', id: o.id + '-shown', role: 'status', tabindex: '-1' });
+    const msg = h('div', {});
+    const btn = h('button', { type: 'button', class: 'secondary', id: o.id + '-more' }, o.label);
+    let next = o.next || '';
+    let busy = false;
+    const sync = () => { status.textContent = o.text(); btn.hidden = !next; };
+    btn.addEventListener('click', async () => {
+      if (busy || !next) return;
+      busy = true;
+      btn.setAttribute('aria-disabled', 'true');
+      const res = await get(o.path + (o.path.indexOf('?') < 0 ? '?' : '&') + 'cursor=' + enc(next));
+      busy = false;
+      btn.removeAttribute('aria-disabled');
+      if (o.rid !== state.render) return;
+      track(o.rid, res);
+      if (!res.ok) { msg.replaceChildren(errorBox(res, 'the next page')); return; }
+      msg.replaceChildren();
+      next = res.body.data.next_cursor || '';
+      const first = o.onPage(res.body.data);
+      sync();
+      const to = first || (next ? null : status);
+      if (to) {
+        if (to.tabIndex < 0 && !to.hasAttribute('tabindex')) to.setAttribute('tabindex', '-1');
+        to.focus();
+      }
+    });
+    sync();
+    const box = h('div', { class: 'pager', id: o.id }, status, h('div', { class: 'actions' }, btn), msg);
+    box.sync = sync;
+    return box;
+  }
+  const countOf = (v, shown) => (isNum(v) ? Number(v) : shown);
   // scatter: performance against cost, one labelled point per vendor.
   function scatter(o) {
     const W = 640;
@@ -733,7 +782,7 @@
     const drivers = h('div', { class: 'cards' }, skelCard(), skelCard(), skelCard());
     const rest = h('div', {}, skelPanel());
     if (!setMain(rid, head, loadingNote(), top, drivers, rest)) return;
-    const [res, recs] = await Promise.all([get('/v1/costs/overview' + winQ('?')), state.caps.recs ? get('/v1/recommendations') : null]);
+    const res = await get('/v1/costs/overview' + winQ('?'));
     if (rid !== state.render) return;
     track(rid, res, true);
     if (!res.ok) { top.replaceWith(errorBox(res, 'the cost overview')); drivers.remove(); rest.remove(); return; }
@@ -742,7 +791,6 @@
     state.currency = cur;
     head.sub.textContent = 'Window: ' + windowText(res.body.window) + ' · price list ' + d.price_list_version;
     const sv = d.estimated_savings;
-    const recIds = new Set(recs && recs.ok ? recs.body.data.items.map((i) => i.id) : []);
     top.replaceChildren(
       card({ id: 'card-monthly', title: 'Estimated monthly infrastructure spend', big: money(d.estimated_monthly_spend.amount, cur),
         sub: ['Modeled from ', money(d.window_total.amount, cur), ' over the window; "How it\'s calculated" shows the scaling.'],
@@ -762,13 +810,17 @@
         state.caps.vendors ? h('a', { href: '#/vendors' }, g.key) : h('span', {}, g.key), h('span', {}, money(g.cost, cur), ' · ', pct(g.share))))),
       how: how(d.window_total.how_calculated, 'vendor costs', [['Figures', 'Each provider\'s part of the window total.']]) }));
     }
-    const under = d.underutilized_resources || [];
+    // The API lists the largest few and counts them all; each one is a recommendation the caller
+    // may see (GET /v1/recommendations/{id} opens it, wherever it sits in the listing).
+    const under = (d.underutilized_resources || []).slice(0, 5);
+    const underAll = countOf(d.underutilized_count, under.length);
+    const recsView = state.caps.recs ? h('a', { href: '#/recommendations?kind=consolidate_vps', id: 'under-more' }, 'Recommendations view') : 'Recommendations view';
     dcards.push(card({ id: 'card-under', title: 'Underutilized resources', body: under.length
-      ? h('ul', { class: 'drivers', id: 'underutilized' }, under.slice(0, 5).map((u) => h('li', {},
-        recIds.has(u.recommendation_id) ? h('a', { href: '#/recommendations/' + enc(u.recommendation_id) }, truncate(u.resource_ids.join(', '), 40)) : h('span', { title: u.summary }, truncate(u.resource_ids.join(', '), 40)),
+      ? h('ul', { class: 'drivers', id: 'underutilized' }, under.map((u) => h('li', {},
+        state.caps.recs ? h('a', { href: '#/recommendations/' + enc(u.recommendation_id) }, truncate(u.resource_ids.join(', '), 40)) : h('span', { title: u.summary }, truncate(u.resource_ids.join(', '), 40)),
         h('span', {}, range(u.savings_monthly.low, u.savings_monthly.high, cur, '/mo')))))
       : h('p', { class: 'sub' }, 'No underutilized VPS over the recommendation lookback.'),
-    sub: under.length > 5 ? [count(under.length), ' in all; the rest are on the Recommendations view.'] : null,
+    sub: underAll > under.length ? h('span', { id: 'under-rest' }, count(underAll - under.length), ' more on the ', recsView, ' (', count(underAll), ' in all, largest saving first).') : null,
     how: how(sv.how_calculated, 'underutilized resources', [['Figures', 'VPS whose daily p95 CPU and memory stayed under the thresholds; each range is that recommendation\'s monthly saving.']]) }));
     drivers.replaceChildren(...dcards);
     const types = d.by_resource_type || [];
@@ -800,23 +852,46 @@
     const head = viewHead('Cost breakdowns', [h('label', { for: 'group-by' }, 'Group by'), sel]);
     const body = h('div', {}, h('div', { class: 'panel-grid' }, skelPanel(), skelPanel()));
     if (!setMain(rid, head, loadingNote(), body)) return;
-    const res = await get('/v1/costs/breakdown?by=' + by + '&step=1d' + winQ('&'));
+    const path = '/v1/costs/breakdown?by=' + by + '&step=1d' + winQ('&');
+    const res = await get(path);
     if (rid !== state.render) return;
     track(rid, res, true);
     if (!res.ok) { body.replaceChildren(errorBox(res, 'this breakdown')); return; }
     const d = res.body.data;
     const cur = d.currency;
+    // groups is a page (the costliest first); total and by_day cover every group.
+    const groups = d.groups.slice();
+    const all = countOf(d.group_count, groups.length);
+    const seen = new Set(groups.map((g) => g.key));
     head.sub.textContent = 'Window: ' + windowText(res.body.window) + ' · total ' + fmtMoney(d.total, cur);
     const link = by === 'tenant' && c.tenant ? (g) => (g.key === 'unattributed' ? g.key : h('a', { href: '#/tenants/' + enc(g.key) }, g.key)) : null;
+    const bars = groups.slice(0, CHART_MAX);
+    const figs = groupFigures('Cost by ' + byName, groups, cur, link);
+    const series = h('select', { id: 'series' }, h('option', { value: '' }, 'Total'), groups.map((g) => h('option', { value: g.key }, g.key)));
+    const more = all > groups.length || d.next_cursor ? pager({ id: 'groups', rid, path, next: d.next_cursor, label: 'Show more groups',
+      text: () => (groups.length < all ? 'Showing the ' + fmtNum(groups.length, 0) + ' costliest of ' + fmtNum(all, 0) + ' groups.' : 'All ' + fmtNum(all, 0) + ' groups shown.'),
+      onPage: (pg) => {
+        let first = null;
+        for (const g of pg.groups || []) {
+          if (seen.has(g.key)) continue;
+          seen.add(g.key);
+          groups.push(g);
+          const tr = trow(GROUP_COLS, groupRow(g, cur, link));
+          $('tbody', figs).append(tr);
+          series.append(h('option', { value: g.key }, g.key));
+          first = first || $('a', tr) || tr.firstChild;
+        }
+        figs.open = true;
+        return first;
+      } }) : null;
     const groupsPanel = panel('panel-groups', 'Spend by ' + byName,
-      h('p', { class: 'sub' }, 'Total ', money(d.total, cur), ' over the window; the groups add up to it exactly.'),
-      barChart({ id: 'chart-groups', title: 'Modeled cost by ' + byName, rows: d.groups.map((g) => ({ label: g.key, value: g.cost, share: g.share })), cur }),
-      groupFigures('Cost by ' + byName, d.groups, cur, link),
+      h('p', { class: 'sub' }, 'Total ', money(d.total, cur), ' over the window; ', all > 1 ? 'the ' + fmtNum(all, 0) + ' groups add up to it exactly.' : 'the groups add up to it exactly.'),
+      barChart({ id: 'chart-groups', title: 'Modeled cost by ' + byName + topOf(bars.length, all, 'groups'), rows: bars.map((g) => ({ label: g.key, value: g.cost, share: g.share })), cur }),
+      figs, more,
       how(d.how_calculated, 'breakdown', [['Exact total', fmtExact(d.total, cur)]]));
-    const series = h('select', { id: 'series' }, h('option', { value: '' }, 'Total'), d.groups.map((g) => h('option', { value: g.key }, g.key)));
     const chartBox = h('div', { class: 'chart-box' });
     const drawSeries = () => {
-      const g = d.groups.find((x) => x.key === series.value);
+      const g = groups.find((x) => x.key === series.value);
       const days = g ? g.days || [] : d.by_day || [];
       const name = g ? byName + ' ' + g.key : 'the total';
       chartBox.replaceChildren(timeChart({ id: 'chart-time', title: 'Modeled cost per day: ' + name, days, cur }), timeFigures('Cost per day: ' + name, days, cur));
@@ -834,18 +909,39 @@
     const head = viewHead('Tenants by attributed cost');
     const body = h('div', {}, skelPanel());
     if (!setMain(rid, head, loadingNote(), body)) return;
-    const res = await get('/v1/costs/breakdown?by=tenant&step=total' + winQ('&'));
+    // The ranking is a page at a time (the API's default size); "Show more tenants" adds the next.
+    const path = '/v1/costs/breakdown?by=tenant&step=total' + winQ('&');
+    const res = await get(path);
     if (rid !== state.render) return;
     track(rid, res, true);
     if (!res.ok) { body.replaceChildren(errorBox(res, 'the tenant ranking')); return; }
     const d = res.body.data;
     const cur = d.currency;
+    const all = countOf(d.group_count, d.groups.length);
+    const seen = new Set(d.groups.map((g) => g.key));
+    const cols = [{ label: 'Tenant' }, { label: 'Cost', num: true }, { label: 'Share', num: true }];
+    const row = (g) => [g.key === 'unattributed' ? 'unattributed (not spread)' : h('a', { href: '#/tenants/' + enc(g.key), 'data-tenant': g.key }, g.key), money(g.cost, cur), pct(g.share)];
+    const tbl = table('Tenants by attributed cost', cols, d.groups.map(row), { id: 'tenant-table' });
+    const more = pager({ id: 'tenants', rid, path, next: d.next_cursor, label: 'Show more tenants',
+      text: () => (seen.size < all ? fmtNum(seen.size, 0) + ' of ' + fmtNum(all, 0) + ' tenants shown, costliest first.' : 'All ' + fmtNum(all, 0) + ' tenants shown, costliest first.'),
+      onPage: (pg) => {
+        let first = null;
+        for (const g of pg.groups || []) {
+          if (seen.has(g.key)) continue;
+          seen.add(g.key);
+          const tr = trow(cols, row(g));
+          $('tbody', tbl).append(tr);
+          first = first || $('a', tr) || tr.firstChild;
+        }
+        return first;
+      } });
+    const bars = d.groups.slice(0, CHART_MAX);
     head.sub.textContent = 'Window: ' + windowText(res.body.window) + ' · pick a tenant for its attribution';
     body.replaceChildren(h('div', { class: 'panel-grid' },
-      panel('panel-rank', 'Ranking', table('Tenants by attributed cost', [{ label: 'Tenant' }, { label: 'Cost', num: true }, { label: 'Share', num: true }],
-        d.groups.map((g) => [g.key === 'unattributed' ? 'unattributed (not spread)' : h('a', { href: '#/tenants/' + enc(g.key), 'data-tenant': g.key }, g.key), money(g.cost, cur), pct(g.share)]), { id: 'tenant-table' }),
-      how(d.how_calculated, 'tenant attribution', [['Exact total', fmtExact(d.total, cur)]])),
-      panel('panel-rank-chart', 'Cost by tenant', barChart({ id: 'chart-tenants', title: 'Modeled cost by tenant', rows: d.groups.map((g) => ({ label: g.key, value: g.cost, share: g.share })), cur }))));
+      panel('panel-rank', 'Ranking', tbl, more,
+        how(d.how_calculated, 'tenant attribution', [['Exact total', fmtExact(d.total, cur)]])),
+      panel('panel-rank-chart', 'Cost by tenant', barChart({ id: 'chart-tenants', title: 'Modeled cost by tenant' + topOf(bars.length, all, 'tenants'), rows: bars.map((g) => ({ label: g.key, value: g.cost, share: g.share })), cur }),
+        bars.length < all ? h('p', { class: 'hint', id: 'chart-tenants-note' }, 'The chart shows the ' + fmtNum(bars.length, 0) + ' costliest of ' + fmtNum(all, 0) + ' tenants; the ranking lists them all.') : null)));
   }
   async function viewTenant(id, rid, back) {
     const head = viewHead('Tenant ' + id, back ? [h('a', { href: '#/tenants' }, 'All tenants')] : null);
@@ -1023,7 +1119,8 @@
     const summary = h('div', {}, skelCard());
     const body = h('div', {}, skelPanel());
     if (!setMain(rid, head, loadingNote(), summary, body)) return;
-    const [res, ini] = await Promise.all([get('/v1/recommendations' + (kind ? '?kind=' + kind : '')), state.caps.inits ? get('/v1/initiatives') : null]);
+    const path = '/v1/recommendations' + (kind ? '?kind=' + kind : '');
+    const [res, ini] = await Promise.all([get(path), state.caps.inits ? get('/v1/initiatives') : null]);
     if (rid !== state.render) return;
     track(rid, res, true);
     track(rid, ini);
@@ -1033,19 +1130,57 @@
     const cur = items.length ? recCurrency(items[0]) : state.currency;
     const lb = items.length && items[0].how_calculated ? items[0].how_calculated.window : null;
     head.sub.textContent = 'Suggestions to validate, never automatic commitments' + (lb ? ' · lookback ' + windowText(lb) : '') + (d.config ? ' (' + d.config.lookback_days + ' days)' : '');
-    summary.replaceChildren(h('section', { class: 'panel', id: 'recs-summary', 'aria-labelledby': 'recs-summary-h' }, h('h2', { id: 'recs-summary-h' }, items.length + ' suggestion(s)'),
+    // items is a page (highest saving first); count and savings_monthly cover the whole listing.
+    const all = countOf(d.count, items.length);
+    summary.replaceChildren(h('section', { class: 'panel', id: 'recs-summary', 'aria-labelledby': 'recs-summary-h' }, h('h2', { id: 'recs-summary-h', 'data-count': all }, fmtNum(all, 0) + ' suggestion(s)'),
       h('p', {}, 'Estimated savings if all are done: ', h('b', {}, range(d.savings_monthly.low, d.savings_monthly.high, cur, ' per month')), ' — a range, not a promise.'),
       d.notes && d.notes.length ? h('details', { class: 'more' }, h('summary', {}, 'Notes from the recommender'), h('div', {}, list(d.notes))) : null));
     const tracked = trackedMap(ini);
-    body.replaceChildren(items.length ? h('div', { class: 'recs', id: 'rec-list' }, items.map((it) => recArticle(it, tracked, rid))) : h('div', { class: 'msg note' }, 'No recommendation of this kind over the lookback.'));
+    const seen = new Set(items.map((it) => it.id)); // from the listing's pages
+    const shown = new Set(seen); // on screen (a linked one may come first, on its own)
+    const listEl = h('div', { class: 'recs', id: 'rec-list' }, items.map((it) => recArticle(it, tracked, rid)));
+    const more = pager({ id: 'recs', rid, path, next: d.next_cursor, label: 'Show more recommendations',
+      text: () => (seen.size < all ? 'Showing ' + fmtNum(seen.size, 0) + ' of ' + fmtNum(all, 0) + ', highest saving first.' : (all > items.length ? 'All ' + fmtNum(all, 0) + ' shown.' : '')),
+      onPage: (pg) => {
+        let first = null;
+        for (const it of pg.items || []) {
+          seen.add(it.id);
+          if (shown.has(it.id)) continue;
+          shown.add(it.id);
+          const art = recArticle(it, tracked, rid);
+          listEl.append(art);
+          first = first || $('h2', art);
+        }
+        return first;
+      } });
+    body.replaceChildren(items.length ? null : h('div', { class: 'msg note', id: 'recs-none' }, 'No recommendation of this kind over the lookback.'), listEl, more);
     if (r.arg) {
-      const el = document.getElementById('rec-' + r.arg);
+      let el = document.getElementById('rec-' + r.arg);
+      if (!el) {
+        // A link (the overview, an initiative, a bookmark) may name one beyond the first page.
+        const one = await get('/v1/recommendations/' + enc(r.arg));
+        if (rid !== state.render) return;
+        if (one.ok && one.body && one.body.data && one.body.data.id === r.arg) {
+          track(rid, one);
+          const rec = one.body.data;
+          el = recArticle(rec, tracked, rid);
+          shown.add(rec.id);
+          if (!kind || rec.kind === kind) seen.add(rec.id);
+          more.sync();
+          listEl.prepend(el);
+          body.prepend(h('div', { class: 'msg note', id: 'rec-linked' }, kind && rec.kind !== kind
+            ? 'The recommendation you followed a link to is not of the kind chosen; it is shown first.'
+            : 'The recommendation you followed a link to is further down the list; it is shown first.'));
+        } else if (one.status === 404 || one.status === 400) {
+          body.prepend(h('div', { class: 'msg note', id: 'rec-missing' }, 'That recommendation is not in your list (it may no longer apply, or your role does not see its kind).'));
+        } else body.prepend(errorBox(one, 'that recommendation'));
+      }
       if (el) {
         el.classList.add('focus');
         el.scrollIntoView({ block: 'start' });
         const t = document.getElementById('rec-' + r.arg + '-h');
         if (t) setTimeout(() => t.focus(), 0);
-      } else body.prepend(h('div', { class: 'msg note' }, 'That recommendation is not in your list (it may no longer apply, or your role does not see its kind).'));
+      }
     }
   }
 
