@@ -113,6 +113,10 @@ type Config struct {
 	// recommendation lookback, ending today) when the handler is created, and keeps them fresh
 	// until Background is done. It needs the cache (CostCacheTTL not negative).
 	CostPrewarm bool
+	// LowPriority, when set, marks the context of a background model computation (a refresh of a
+	// stale model, pre-warming) so the store serves its reads at low priority: a refresh then
+	// competes less with the requests served meanwhile. clickhouse.LowPriority is one.
+	LowPriority func(context.Context) context.Context
 	// Background is the context of background work (cost model refreshes and pre-warming); it
 	// stops when it is done (default context.Background()).
 	Background context.Context

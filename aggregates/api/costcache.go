@@ -282,7 +282,7 @@ func (s *server) entry(ctx context.Context, w cost.Window) (*modelEntry, error) 
 		return s.serveEntry(ctx, v.(*modelEntry), now), nil
 	}
 	select {
-	case r := <-s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, s.expired) }):
+	case r := <-s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, s.expired, false) }):
 		if r.Err != nil {
 			return nil, r.Err
 		}
@@ -315,7 +315,7 @@ func (s *server) refresh(k modelKey, w cost.Window, e *modelEntry) {
 	if !e.refreshing.CompareAndSwap(false, true) {
 		return
 	}
-	ch := s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, s.expired) })
+	ch := s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, s.expired, true) })
 	go func() {
 		if r := <-ch; r.Err != nil {
 			e.refreshing.Store(false) // a later request tries again
@@ -328,14 +328,18 @@ func (s *server) expired(e *modelEntry) bool { return s.cfg.Now().Sub(e.at) > s.
 
 // computeDetached computes and caches the model of k in the background context, under its own
 // timeout (the longer of Config.QueryTimeout and minRefreshTimeout), unless the cached entry does
-// not need it (a computation that ended just before this one started may have put it). A panic of
-// the model becomes an error: it runs on its own goroutine, where a panic would end the process.
-func (s *server) computeDetached(k modelKey, w cost.Window, needs func(*modelEntry) bool) (v any, err error) {
+// not need it (a computation that ended just before this one started may have put it). With low
+// (no request waits for it) its reads go at Config.LowPriority. A panic of the model becomes an
+// error: it runs on its own goroutine, where a panic would end the process.
+func (s *server) computeDetached(k modelKey, w cost.Window, needs func(*modelEntry) bool, low bool) (v any, err error) {
 	if e := s.cache.current(k); e != nil && !needs(e) {
 		return e, nil
 	}
 	ctx, cancel := context.WithTimeout(s.background(), max(s.cfg.QueryTimeout, minRefreshTimeout))
 	defer cancel()
+	if low && s.cfg.LowPriority != nil { // nobody waits for it: a refresh or pre-warming
+		ctx = s.cfg.LowPriority(ctx)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			v, err = nil, fmt.Errorf("cost model of %s: panic: %v", w, p)
@@ -425,7 +429,7 @@ func (s *server) prewarm(ctx context.Context) {
 				continue
 			}
 			select {
-			case r := <-s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, due) }):
+			case r := <-s.cache.group.DoChan(k.flight(), func() (any, error) { return s.computeDetached(k, w, due, true) }):
 				if e, ok := r.Val.(*modelEntry); ok && i == 1 { // the lookback: its recommendations too
 					_, _ = e.recommend(s.cfg.Recommend)
 				}

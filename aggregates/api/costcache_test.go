@@ -29,7 +29,13 @@ type costStore struct {
 	mu      sync.Mutex
 	gate    chan struct{}
 	entered chan struct{}
+	low     []bool // per computation: whether its context was marked by Config.LowPriority
 }
+
+type lowKey struct{}
+
+// markLow is a Config.LowPriority that tags the context for costStore to see.
+func markLow(ctx context.Context) context.Context { return context.WithValue(ctx, lowKey{}, true) }
 
 func newCostStore() *costStore {
 	return &costStore{Store: apitest.NewStore(), entered: make(chan struct{}, 64)}
@@ -39,6 +45,7 @@ func (c *costStore) Inventory(ctx context.Context, _ aggregates.Scope, _ aggrega
 	c.calls.Add(1)
 	c.mu.Lock()
 	gate := c.gate
+	c.low = append(c.low, ctx.Value(lowKey{}) != nil)
 	c.mu.Unlock()
 	if gate != nil {
 		c.entered <- struct{}{}
@@ -320,4 +327,19 @@ func TestCostCacheRefreshFactor(t *testing.T) {
 			require.EqualValues(t, tt.calls, st.calls.Load())
 		})
 	}
+}
+
+// TestCostCacheLowPriorityRefresh: a background refresh of a stale model reads at low priority;
+// the computation a request waits for does not.
+func TestCostCacheLowPriorityRefresh(t *testing.T) {
+	st := newCostStore()
+	a := newCostAPI(t, st, api.Config{CostCacheTTL: 30 * time.Second, CostCacheStale: 10 * time.Minute, LowPriority: markLow})
+	st.setAsOf(testNow.Add(-time.Minute).Truncate(time.Second))
+	a.asOf(t, costTestPath) // computed for the request
+	a.advance(31 * time.Second)
+	a.asOf(t, costTestPath) // stale: served, refreshed in the background
+	require.Eventually(t, func() bool { return st.calls.Load() == 2 }, 10*time.Second, time.Millisecond)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	require.Equal(t, []bool{false, true}, st.low)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/window"
 	"github.com/spendstream/spendstream/schemas/events"
@@ -363,4 +365,12 @@ func (s *Store) LaneProgress(ctx context.Context, scope aggregates.Scope) ([]agg
 		}
 	}
 	return all, nil
+}
+
+// LowPriority marks ctx's queries as background work for the server: ClickHouse's query priority
+// 10 (a query of a lower number, such as a request's, runs first while both want the CPU) and one
+// thread. api.Config.LowPriority uses it for cost model refreshes, which may take a minute of
+// ClickHouse's time for a year of a large fleet while requests are served from the stale model.
+func LowPriority(ctx context.Context) context.Context {
+	return ch.Context(ctx, ch.WithSettings(ch.Settings{"priority": 10, "max_threads": 1}))
 }

@@ -167,3 +167,23 @@ func TestVPSDailyUsageMatchesVPSUtilization(t *testing.T) {
 	_, err = s.VPSDailyUsage(ctx, aggregates.Scope{All: true}, aggregates.RollupQuery{From: from, To: from.Add(time.Hour)})
 	require.Error(t, err)
 }
+
+// TestLowPriorityReads: the server accepts the settings LowPriority sets (18.16 and current
+// servers know both), and a read under them answers what a normal read does.
+func TestLowPriorityReads(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	day := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	b := aggregates.NewBatch()
+	b.VPS[aggregates.VPSKey{WindowStart: day, TenantID: "t-low", ResourceID: "vps-low", Provider: "acme", Plan: "small"}] =
+		&aggregates.VPSPartial{Samples: 2, CPUSum: 1_000_000, CPUMax: 600_000, CPUCoreSeconds: 60}
+	b.FlushedAt = day
+	require.NoError(t, s.WriteBatch(ctx, b))
+	q := aggregates.RollupQuery{From: day, To: day.Add(window.Step1d), Step: window.Step1d}
+	want, err := s.VPSDailyUsage(ctx, aggregates.Scope{All: true}, q)
+	require.NoError(t, err)
+	require.Len(t, want, 1)
+	got, err := s.VPSDailyUsage(LowPriority(ctx), aggregates.Scope{All: true}, q)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
