@@ -67,6 +67,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/aggregates/api"
 	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/aggregates/cost"
@@ -1190,15 +1191,16 @@ func runCostRawRatio(b *testing.B, env benchEnv, natsURL string, cfg costBenchCo
 	// (ii) the API from the roll-ups, cold (no cache), sequential.
 	p, base := startCostAPI(b, env, natsURL, db, "api-raw-"+db, "--cost-cache-ttl", "-1s")
 	client := newCostClient(b, 1)
-	u := costWindowURL(base, "/v1/costs/breakdown?by=tenant&step=1d", from, to)
+	u := costWindowURL(base, fmt.Sprintf("/v1/costs/breakdown?by=tenant&step=1d&limit=%d", api.MaxPageLimit), from, to)
 	s := client.series(u, cfg.coldN, 1, cfg.budget)
 	_, status, body := client.get(u)
 	p.stop()
 	require.Equal(b, http.StatusOK, status, "%.500s", body)
 	var resp struct {
 		Data struct {
-			Total  cost.Money `json:"total"`
-			Groups []struct {
+			NextCursor string     `json:"next_cursor"`
+			Total      cost.Money `json:"total"`
+			Groups     []struct {
 				Key  string         `json:"key"`
 				Cost cost.Money     `json:"cost"`
 				Days []cost.DayCost `json:"days"`
@@ -1206,6 +1208,7 @@ func runCostRawRatio(b *testing.B, env benchEnv, natsURL string, cfg costBenchCo
 		} `json:"data"`
 	}
 	require.NoError(b, json.Unmarshal(body, &resp))
+	require.Empty(b, resp.Data.NextCursor, "every tenant on one page (at most %d)", api.MaxPageLimit)
 	diff := 0
 	if resp.Data.Total != raw.Totals.Total {
 		diff++
@@ -1214,12 +1217,12 @@ func runCostRawRatio(b *testing.B, env benchEnv, natsURL string, cfg costBenchCo
 		cost cost.Money
 		days []cost.DayCost
 	}
-	api := map[string]group{}
+	fromAPI := map[string]group{}
 	for _, g := range resp.Data.Groups {
-		api[g.Key] = group{g.Cost, g.Days}
+		fromAPI[g.Key] = group{g.Cost, g.Days}
 	}
 	for _, g := range raw.Totals.ByTenant {
-		a, ok := api[g.Key]
+		a, ok := fromAPI[g.Key]
 		if !ok || a.cost != g.Cost || len(a.days) != len(g.Days) {
 			diff++
 			continue
@@ -1230,7 +1233,7 @@ func runCostRawRatio(b *testing.B, env benchEnv, natsURL string, cfg costBenchCo
 			}
 		}
 	}
-	if len(api) != len(raw.Totals.ByTenant) {
+	if len(fromAPI) != len(raw.Totals.ByTenant) {
 		diff++
 	}
 	vpsRes := len(fleet.VPS)
