@@ -555,6 +555,7 @@ type recommendationsJSON struct {
 	Count          int                   `json:"count"`
 	NextCursor     string                `json:"next_cursor,omitempty"`
 	SavingsMonthly cost.SavingsRange     `json:"savings_monthly"`
+	Currency       string                `json:"currency"`
 	Notes          []string              `json:"notes"`
 	Config         cost.RecommendConfig  `json:"config"`
 	Labels         []string              `json:"labels"`
@@ -605,7 +606,7 @@ func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c c
 		return e.view(key, func() (any, error) {
 			l := listRecommendations(c, recs.Items, kind, page)
 			return recommendationsJSON{Items: l.page, Count: l.count, NextCursor: l.next, SavingsMonthly: l.savings,
-				Notes: recs.Notes, Config: recs.Config, Labels: recs.Labels}, nil
+				Currency: e.m.Currency, Notes: recs.Notes, Config: recs.Config, Labels: recs.Labels}, nil
 		})
 	})
 }

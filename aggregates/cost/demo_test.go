@@ -124,6 +124,7 @@ func TestDemoFleet(t *testing.T) {
 		require.Positive(t, mo.Totals.Total)
 		require.GreaterOrEqual(t, len(mo.Vendors.Email), 3)
 		require.GreaterOrEqual(t, len(mo.Vendors.VPS), 3)
+		require.Equal(t, mo.Currency, mo.Vendors.Currency)
 
 		recs := recommend(t, in, RecommendConfig{})
 		kinds := map[string]int{}

@@ -56,6 +56,7 @@ type Realized struct {
 	Saved Money `json:"saved"`
 	// SavedMonthly is Saved × 730 h / span hours, rounded half away from zero.
 	SavedMonthly  Money         `json:"saved_monthly"`
+	Currency      string        `json:"currency"` // of every amount here (the models')
 	Notes         []string      `json:"notes"`
 	Labels        []string      `json:"labels"`
 	HowCalculated HowCalculated `json:"how_calculated"`
@@ -76,9 +77,13 @@ func RealizedSavings(before, after *Model, scope Scope) (Realized, error) {
 	if bw.To.After(aw.From) {
 		return Realized{}, fmt.Errorf("%w: before (%s) must end by the start of after (%s)", ErrSpanMismatch, bw, aw)
 	}
+	if before.Currency != after.Currency {
+		return Realized{}, fmt.Errorf("%w: before is costed in %s, after in %s", ErrSpanMismatch, before.Currency, after.Currency)
+	}
 	scope.ResourceIDs = sortedSet(scope.ResourceIDs)
 	scope.EmailProviders = sortedSet(scope.EmailProviders)
-	re := Realized{Scope: scope, Before: before.spanCost(scope), After: after.spanCost(scope), Labels: Labels(), Notes: []string{}}
+	re := Realized{Scope: scope, Before: before.spanCost(scope), After: after.spanCost(scope), Currency: after.Currency,
+		Labels: Labels(), Notes: []string{}}
 	re.Saved = re.Before.Cost - re.After.Cost
 	var err error
 	if re.SavedMonthly, err = perMonth(re.Saved, bw.Duration()); err != nil {

@@ -181,6 +181,7 @@ type Recommendation struct {
 	Targets         Targets       `json:"targets"`
 	Evidence        []Metric      `json:"evidence"`
 	SavingsMonthly  SavingsRange  `json:"savings_monthly"`
+	Currency        string        `json:"currency"` // of the savings (the price list's)
 	Assumptions     []string      `json:"assumptions"`
 	PerformanceRisk Rating        `json:"performance_risk"`
 	Effort          Rating        `json:"effort"`
@@ -277,6 +278,7 @@ func (r *recommender) steady(i int) bool {
 }
 
 func (r *recommender) add(rec Recommendation) {
+	rec.Currency = r.m.Currency
 	for _, s := range []*[]string{&rec.Targets.ResourceIDs, &rec.Targets.TenantIDs, &rec.Targets.Providers, &rec.Targets.Pools} {
 		if *s == nil {
 			*s = []string{}

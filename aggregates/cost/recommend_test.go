@@ -168,6 +168,7 @@ func TestRecommendations(t *testing.T) {
 		require.Equal(t, m(t, w.high), r.SavingsMonthly.High, "%d %s", i, r.HowCalculated.Method)
 		require.Equal(t, w.risk, r.PerformanceRisk, i)
 		require.Equal(t, w.effort, r.Effort, i)
+		require.Equal(t, "USD", r.Currency, i)
 		require.Equal(t, lookback, r.HowCalculated.Window)
 		require.Equal(t, lookback, r.Evidence[0].Window)
 	}

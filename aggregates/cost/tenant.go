@@ -13,6 +13,7 @@ type TenantCost struct {
 	Window           Window `json:"window"`
 	Total            Money  `json:"total"`
 	EstimatedMonthly Money  `json:"estimated_monthly"` // Total scaled to a month like the model's (Totals.EstimatedMonthlyBasis)
+	Currency         string `json:"currency"`          // of every amount here (the price list's)
 	// Plan and Tier are the tenant's segments in force at the end of the window.
 	Plan string `json:"plan"`
 	Tier string `json:"tier"`
@@ -50,7 +51,7 @@ type TenantEmail struct {
 func (m *Model) Tenant(id string) TenantCost {
 	end := m.Window.To.Add(-1)
 	tc := TenantCost{
-		TenantID: id, Window: m.Window, Labels: Labels(),
+		TenantID: id, Window: m.Window, Currency: m.Currency, Labels: Labels(),
 		Plan: m.segs.at(SegmentPlan, id, end), Tier: m.segs.at(SegmentTier, id, end),
 		Resources: []TenantResource{}, Email: []TenantEmail{}, ByDay: DaySeries{},
 	}

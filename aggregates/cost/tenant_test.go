@@ -22,6 +22,7 @@ func TestTenantView(t *testing.T) {
 	// 123.491667 + 30.416667 = 153.908334.
 	require.Equal(t, m(t, "153.908334"), t2.EstimatedMonthly)
 	require.Equal(t, "pro", t2.Plan)
+	require.Equal(t, "USD", t2.Currency)
 	require.Equal(t, UnknownSegment, t2.Tier)
 	require.Equal(t, map[string]Money{"vps": m(t, "4.4"), "ip": m(t, "1.32"), "email": m(t, "4.4")}, costs(t2.ByResourceType))
 	require.Equal(t, map[string]Money{"hz": m(t, "1.2"), "do": m(t, "3.2"), "sg": m(t, "4.26"), "mg": m(t, "1.46")}, costs(t2.ByProvider))
@@ -77,6 +78,13 @@ func TestRealizedSavings(t *testing.T) {
 	require.Zero(t, re.After.Cost)
 	require.Equal(t, m(t, "4.8"), re.Saved)
 	require.Equal(t, m(t, "73"), re.SavedMonthly)
+	require.Equal(t, "USD", re.Currency)
+
+	// Spans costed in different currencies are not compared.
+	eur := *after
+	eur.Currency = "EUR"
+	_, err = RealizedSavings(before, &eur, scope)
+	require.ErrorIs(t, err, ErrSpanMismatch)
 	require.Contains(t, re.HowCalculated.Method, "before (4.8) − after (0) = 4.8")
 	require.Equal(t, Window{From: at(1, 0), To: at(5, 0)}, re.HowCalculated.Window)
 	require.Equal(t, Labels(), re.Labels)

@@ -18,6 +18,7 @@ type VendorComparison struct {
 	Email         []EmailVendor `json:"email"`
 	EmailPools    []EmailPool   `json:"email_pools"`
 	VPS           []VPSVendor   `json:"vps"`
+	Currency      string        `json:"currency"` // of every cost here (the price list's)
 	HowCalculated HowCalculated `json:"how_calculated"`
 }
 
@@ -113,7 +114,7 @@ func (m *Model) vendors(d0, d1 int) VendorComparison {
 	a, _ := m.g.bounds(d0)
 	_, b := m.g.bounds(d1 - 1)
 	vc := VendorComparison{
-		Email: []EmailVendor{}, EmailPools: []EmailPool{}, VPS: []VPSVendor{},
+		Email: []EmailVendor{}, EmailPools: []EmailPool{}, VPS: []VPSVendor{}, Currency: m.Currency,
 		HowCalculated: HowCalculated{
 			Method: "Email: counts from the daily email usage; rates = delivered / sent, bounced / sent, complained / delivered; " +
 				"cost = volume + base fee + dedicated IPs; cost per 1,000 delivered = cost × 1000 / delivered. VPS: cost of the " +

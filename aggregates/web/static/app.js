@@ -613,8 +613,8 @@
   }
   function pill(rating) { return h('span', { class: 'pill ' + (rating || '') }, rating || '—'); }
   function truncate(t, n) { t = String(t); return t.length > n ? t.slice(0, n - 1) + '…' : t; }
-  function noCurrencyNote() {
-    return state.currency ? null : h('p', { class: 'hint' }, 'Amounts are in the price list\'s currency (this response does not name it).');
+  function noCurrencyNote(cur) {
+    return cur ? null : h('p', { class: 'hint' }, 'Amounts are in the price list\'s currency (this response does not name it).');
   }
 
   // ---------- charts: inline SVG, each with a text alternative (title, desc and a table) ----------
@@ -953,7 +953,7 @@
     track(rid, res, true);
     if (!res.ok) { top.replaceWith(errorBox(res, 'this tenant')); body.remove(); return; }
     const d = res.body.data;
-    const cur = state.currency;
+    const cur = d.currency || state.currency;
     head.sub.replaceChildren('Window: ' + windowText(d.window) + ' · plan ', h('span', { class: 'pill', id: 'tenant-plan' }, d.plan || 'unknown'), ' · tier ', h('span', { class: 'pill' }, d.tier || 'unknown'));
     top.replaceChildren(
       card({ id: 'card-tenant-total', title: 'Attributed cost in the window', big: money(d.total, cur), sub: ['Dedicated resources in full, shared ones by usage share.'], how: how(d.how_calculated, 'tenant cost', [['Exact figure', fmtExact(d.total, cur)]]) }),
@@ -961,7 +961,7 @@
     const res2 = d.resources || [];
     const email = d.email || [];
     body.replaceChildren(
-      noCurrencyNote() || '',
+      noCurrencyNote(cur) || '',
       h('div', { class: 'panel-grid' },
         panel('panel-t-types', 'By resource type', barChart({ id: 'chart-t-types', title: 'Tenant cost by resource type', rows: (d.by_resource_type || []).map((g) => ({ label: g.key, value: g.cost, share: g.share })), cur }), groupFigures('Tenant cost by resource type', d.by_resource_type || [], cur)),
         panel('panel-t-providers', 'By provider', barChart({ id: 'chart-t-providers', title: 'Tenant cost by provider', rows: (d.by_provider || []).map((g) => ({ label: g.key, value: g.cost, share: g.share })), cur }), groupFigures('Tenant cost by provider', d.by_provider || [], cur))),
@@ -986,12 +986,12 @@
     track(rid, res, true);
     if (!res.ok) { body.replaceChildren(errorBox(res, 'the vendor comparison')); return; }
     const d = res.body.data;
-    const cur = state.currency;
+    const cur = d.currency || state.currency;
     head.sub.textContent = 'Window: ' + windowText(res.body.window);
     const hc = how(d.how_calculated, 'vendor comparison');
     if (kind === 'email') {
       const em = d.email || [];
-      body.replaceChildren(noCurrencyNote() || '', h('div', { class: 'panel-grid' },
+      body.replaceChildren(noCurrencyNote(cur) || '', h('div', { class: 'panel-grid' },
         panel('panel-v-scatter', 'Delivery rate against cost per 1,000 delivered', scatter({ id: 'chart-vendors', title: 'Email providers: delivery rate against cost per 1,000 delivered messages', points: em.map((v) => ({ label: v.provider, x: v.cost_per_thousand_delivered, y: v.delivery_rate })),
           xTitle: 'Cost per 1,000 delivered', yTitle: 'Delivery rate', xName: 'cost per 1,000 delivered', yName: 'delivery rate', xFmt: (v) => fmtMoney(v, cur), yFmt: (v) => fmtPct(v, 1) }),
         h('p', { class: 'hint' }, 'Up and to the left is better: more delivered for less.')),
@@ -1002,7 +1002,7 @@
         (d.email_pools || []).map((p) => [p.provider + '/' + p.pool, count(p.sent), pct(p.delivery_rate, 2), pct(p.bounce_rate, 2), pct(p.complaint_rate, 2), count((p.ips || []).length), money(p.cost, cur), money(p.cost_per_thousand_delivered, cur)]))));
     } else {
       const vp = d.vps || [];
-      body.replaceChildren(noCurrencyNote() || '', h('div', { class: 'panel-grid' },
+      body.replaceChildren(noCurrencyNote(cur) || '', h('div', { class: 'panel-grid' },
         panel('panel-v-scatter', 'Utilization against cost per utilized vCPU-hour', scatter({ id: 'chart-vendors', title: 'VPS providers: CPU utilization against cost per utilized vCPU-hour', points: vp.map((v) => ({ label: v.provider, x: v.cost_per_utilized_vcpu_hour, y: v.utilization })),
           xTitle: 'Cost per utilized vCPU-hour', yTitle: 'Utilization', xName: 'cost per utilized vCPU-hour', yName: 'utilization', xFmt: (v) => fmtMoney(v, cur), yFmt: (v) => fmtPct(v, 1) }),
         h('p', { class: 'hint' }, 'Up and to the left is better: more of what is paid for is used, and a used vCPU-hour costs less.')),
@@ -1014,6 +1014,7 @@
 
   // ---------- Recommendations ----------
   function recCurrency(rec) {
+    if (rec.currency) return rec.currency;
     if (state.currency) return state.currency;
     for (const m of rec.evidence || []) {
       const mm = /^([A-Z]{3})(\/month)?$/.exec(m.unit || '');
@@ -1204,7 +1205,7 @@
     body.replaceChildren(list.length
       ? panel('panel-inits', list.length + ' initiative(s)', table('Initiatives', [{ label: 'Initiative' }, { label: 'Kind' }, { label: 'Status' }, { label: 'Owner' }, { label: 'Expected saving', num: true }, { label: 'Realized (monthly)', num: true }, { label: 'Updated' }],
         list.map((i) => [h('a', { href: '#/initiatives/' + enc(i.id), 'data-initiative': i.id }, i.title), KINDS[i.kind] || i.kind, STATUS_NAMES[i.status] || i.status, i.owner || '—', expected(i),
-          i.realized_savings ? money(i.realized_savings.saved_monthly, i.expected_savings && i.expected_savings.currency) : (i.status === 'succeeded' ? 'not measured yet' : '—'), when(i.updated_at, true)]), { id: 'initiative-table' }))
+          i.realized_savings ? money(i.realized_savings.saved_monthly, i.realized_savings.currency || (i.expected_savings && i.expected_savings.currency)) : (i.status === 'succeeded' ? 'not measured yet' : '—'), when(i.updated_at, true)]), { id: 'initiative-table' }))
       : h('div', { class: 'msg note' }, 'No initiatives yet. Mark a recommendation as an initiative on the ', state.caps.recs ? h('a', { href: '#/recommendations' }, 'Recommendations') : 'Recommendations', ' view.'));
   }
   const FIELD_NAMES = { status: 'status', owner: 'owner', notes: 'notes', changed_at: 'change date' };
@@ -1233,7 +1234,7 @@
     renderInitiative(res.body.data, head, body, rid, null);
   }
   function renderInitiative(ini, head, body, rid, flash) {
-    const cur = ini.expected_savings && ini.expected_savings.currency;
+    const cur = (ini.realized_savings && ini.realized_savings.currency) || (ini.expected_savings && ini.expected_savings.currency);
     head.querySelector('h1').textContent = 'Initiative: ' + ini.title;
     document.title = 'Initiative · Cost Optimization · spendstream';
     head.sub.textContent = (KINDS[ini.kind] || ini.kind) + ' · created ' + dtShort.format(new Date(ini.created_at)) + ' by ' + ini.created_by;
