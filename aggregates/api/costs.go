@@ -35,6 +35,13 @@ type VPSDailyReader interface {
 	VPSDailyUsage(ctx context.Context, scope aggregates.Scope, q aggregates.RollupQuery) ([]aggregates.VPSRow, error)
 }
 
+// VPSDailyScanner is VPSDailyReader row by row (fn gets each row, valid during the call only):
+// the cost model's input is then built without the reader's copy of a year of rows alongside it.
+// *clickhouse.Store implements it.
+type VPSDailyScanner interface {
+	ScanVPSDailyUsage(ctx context.Context, scope aggregates.Scope, q aggregates.RollupQuery, fn func(*aggregates.VPSRow)) error
+}
+
 // Cost defaults.
 const (
 	// DefaultCostWindow is the window of the cost endpoints when the request has none.
@@ -109,16 +116,23 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 			Plan: r.Plan, Action: cost.Action(r.Action), Shared: r.Shared})
 	}
 	// Daily roll-ups of every day overlapping the window (the model ignores what lies outside).
+	// The ids repeat on every day of the window: one string each (intern) is kept, not one per row.
 	days := aggregates.RollupQuery{From: window.Assign(w.From, window.Step1d), To: ceil(w.To, window.Step1d), Step: window.Step1d}
-	vps, err := s.vpsDaily(ctx, days)
-	if err != nil {
-		return in, unavailable("clickhouse", err)
+	strs := map[string]string{}
+	intern := func(v string) string {
+		if u, ok := strs[v]; ok {
+			return u
+		}
+		strs[v] = v
+		return v
 	}
-	in.VPSUsage = make([]cost.VPSUsage, 0, len(vps))
-	for _, r := range vps {
-		in.VPSUsage = append(in.VPSUsage, cost.VPSUsage{Day: r.WindowStart, TenantID: r.TenantID, ResourceID: r.ResourceID,
-			Provider: r.Provider, Plan: r.Plan, Samples: r.Samples, CPUCoreSeconds: r.CPUCoreSeconds,
+	add := func(r *aggregates.VPSRow) {
+		in.VPSUsage = append(in.VPSUsage, cost.VPSUsage{Day: r.WindowStart, TenantID: intern(r.TenantID), ResourceID: intern(r.ResourceID),
+			Provider: intern(r.Provider), Plan: intern(r.Plan), Samples: r.Samples, CPUCoreSeconds: r.CPUCoreSeconds,
 			CPUAvg: r.CPUAvg, CPUP95: r.CPUP95, MemAvg: r.MemAvg, MemP95: r.MemP95})
+	}
+	if err := s.vpsDaily(ctx, days, add); err != nil {
+		return in, unavailable("clickhouse", err)
 	}
 	eq := aggregates.EmailQuery{RollupQuery: days}
 	eq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimIP, aggregates.DimPool, aggregates.DimProvider}
@@ -127,8 +141,8 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 		return in, unavailable("clickhouse", err)
 	}
 	for _, r := range email {
-		in.EmailUsage = append(in.EmailUsage, cost.EmailUsage{Day: r.WindowStart, TenantID: r.TenantID, IP: r.IP,
-			Pool: r.Pool, Provider: r.Provider, Sent: r.Sent, Delivered: r.Delivered, Bounced: r.Bounced,
+		in.EmailUsage = append(in.EmailUsage, cost.EmailUsage{Day: r.WindowStart, TenantID: intern(r.TenantID), IP: intern(r.IP),
+			Pool: intern(r.Pool), Provider: intern(r.Provider), Sent: r.Sent, Delivered: r.Delivered, Bounced: r.Bounced,
 			Deferred: r.Deferred, Complained: r.Complained})
 	}
 	segs, err := s.costs.SegmentHistory(ctx, all, aggregates.SegmentHistoryQuery{Until: w.To})
@@ -143,15 +157,25 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 }
 
 // vpsDaily reads the daily VPS usage of days across tenants, per tenant, resource, provider and
-// plan: through VPSDailyReader when the reader has it.
-func (s *server) vpsDaily(ctx context.Context, days aggregates.RollupQuery) ([]aggregates.VPSRow, error) {
+// plan, and hands each row to fn: through VPSDailyScanner or VPSDailyReader when the reader has one.
+func (s *server) vpsDaily(ctx context.Context, days aggregates.RollupQuery, fn func(*aggregates.VPSRow)) error {
 	all := aggregates.Scope{All: true}
-	if r, ok := s.reader.(VPSDailyReader); ok {
-		return r.VPSDailyUsage(ctx, all, days)
+	if r, ok := s.reader.(VPSDailyScanner); ok {
+		return r.ScanVPSDailyUsage(ctx, all, days, fn)
 	}
-	vq := aggregates.VPSQuery{RollupQuery: days}
-	vq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID, aggregates.DimProvider, aggregates.DimPlan}
-	return s.reader.VPSUtilization(ctx, all, vq)
+	var rows []aggregates.VPSRow
+	var err error
+	if r, ok := s.reader.(VPSDailyReader); ok {
+		rows, err = r.VPSDailyUsage(ctx, all, days)
+	} else {
+		vq := aggregates.VPSQuery{RollupQuery: days}
+		vq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimResourceID, aggregates.DimProvider, aggregates.DimPlan}
+		rows, err = s.reader.VPSUtilization(ctx, all, vq)
+	}
+	for i := range rows {
+		fn(&rows[i])
+	}
+	return err
 }
 
 // lookback is the window recommendations are computed over: the lookback days ending at to.

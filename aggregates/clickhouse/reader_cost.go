@@ -37,38 +37,46 @@ var vpsDailyGroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.
 // grouping. Every figure equals VPSUtilization's (same sums, same p95 semantics, see
 // aggregates.VPSRow), without reading the histograms into this process.
 func (s *Store) VPSDailyUsage(ctx context.Context, scope aggregates.Scope, q aggregates.RollupQuery) ([]aggregates.VPSRow, error) {
+	var out []aggregates.VPSRow
+	err := s.ScanVPSDailyUsage(ctx, scope, q, func(r *aggregates.VPSRow) { out = append(out, *r) })
+	return out, err
+}
+
+// ScanVPSDailyUsage is VPSDailyUsage row by row: fn gets each row (valid during the call only)
+// without the rows being collected, so a caller that converts them holds one copy, not two (a year
+// of 20,000 VPS is 6.5M rows).
+func (s *Store) ScanVPSDailyUsage(ctx context.Context, scope aggregates.Scope, q aggregates.RollupQuery, fn func(*aggregates.VPSRow)) error {
 	if err := scope.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	q.Step, q.GroupBy = window.Step1d, vpsDailyGroupBy
 	if err := (aggregates.VPSQuery{RollupQuery: q}).Validate(); err != nil {
-		return nil, fmt.Errorf("vps daily usage query: %w", err)
+		return fmt.Errorf("vps daily usage query: %w", err)
 	}
 	sql, args, err := s.rollupSQL(vpsTables[window.Step1d], vpsColumns, scope, q, vpsDailyMeasures)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rows, err := s.conn.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query vps daily usage: %w", err)
+		return fmt.Errorf("query vps daily usage: %w", err)
 	}
 	defer rows.Close()
-	var out []aggregates.VPSRow
 	for rows.Next() {
 		var r aggregates.VPSRow
 		var t vpsDailyTotals
 		if err := rows.Scan(&r.WindowStart, &r.TenantID, &r.ResourceID, &r.Provider, &r.Plan,
 			&t.samples, &t.cpuSum, &t.cpuMax, &t.memSum, &t.memMax, &t.coreSeconds, &t.cpuP95Bucket, &t.memP95Bucket); err != nil {
-			return nil, fmt.Errorf("scan vps daily usage: %w", err)
+			return fmt.Errorf("scan vps daily usage: %w", err)
 		}
 		r.WindowStart = r.WindowStart.UTC()
 		t.set(&r)
-		out = append(out, r)
+		fn(&r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read vps daily usage: %w", err)
+		return fmt.Errorf("read vps daily usage: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // vpsDailyTotals is one row of VPSDailyUsage as read: merged sums and the p95 bucket indexes.

@@ -15,8 +15,11 @@ import (
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
-// The cost endpoints read the daily VPS usage through this when the reader has it.
-var _ api.VPSDailyReader = (*Store)(nil)
+// The cost endpoints read the daily VPS usage through these when the reader has them.
+var (
+	_ api.VPSDailyReader  = (*Store)(nil)
+	_ api.VPSDailyScanner = (*Store)(nil)
+)
 
 // TestVPSDailyUsageMatchesVPSUtilization checks, on a real server, that VPSDailyUsage (p95 derived
 // in ClickHouse) returns exactly the rows VPSUtilization (p95 derived in Go from the histograms)
