@@ -32,8 +32,7 @@ const DefaultCostCacheStale = 10 * time.Minute
 // and 20,000 resources has 7.35M input rows), so the row bound is what bounds memory, e.g. that
 // year and four 30-day windows. (Not measured per model: BenchmarkCostAPI measured the whole API
 // process at 4.0 GiB peak RSS serving that year and a 30-day window, 5.7 GiB while rebuilding the
-// year.) The least recently
-// served go first; the model just computed is always kept, however large.
+// year.) The least recently served go first; the model just computed is always kept, however large.
 const (
 	maxCachedModels    = 32
 	maxCachedInputRows = 10_000_000

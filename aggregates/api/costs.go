@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -527,6 +526,12 @@ func canSee(c caller, rec *cost.Recommendation) bool {
 	return rec.Kind != cost.KindAdjustTenantPlan || c.can(auth.CapCostsByTenant)
 }
 
+// visibility names what canSee and redacted depend on for c: callers with the same one see the
+// same listing (a key part of cached listings).
+func visibility(c caller) string {
+	return fmt.Sprintf("%t|%t|%t", c.can(auth.CapRecommendationsRead), c.can(auth.CapCostsByTenant), c.identify())
+}
+
 // redacted is rec as c may see it: no tenant ids without tenants:identify and costs:by_tenant.
 func redacted(c caller, rec cost.Recommendation) cost.Recommendation {
 	if !c.identify() || !c.can(auth.CapCostsByTenant) {
@@ -548,10 +553,7 @@ type recListing struct {
 // what is not on the page: the listing of a large fleet has thousands of recommendations and is
 // read on every overview and recommendations request.
 func listRecommendations(c caller, items []cost.Recommendation, kind cost.Kind, p pageRequest) recListing {
-	start := 0
-	if p.after != nil {
-		start = sort.Search(len(items), func(i int) bool { return comparePageKeys(recKey(&items[i]), *p.after) > 0 })
-	}
+	start := start(items, p, recKey)
 	out := recListing{page: []cost.Recommendation{}}
 	for i := range items {
 		rec := &items[i]
@@ -624,9 +626,8 @@ func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c c
 		if err != nil {
 			return nil, err
 		}
-		// The listing depends on the parameters and on what the caller may see (canSee, redacted).
-		key := fmt.Sprintf("recommendations|%s|%d|%s|%t|%t|%t", kind, page.limit, req.params.Get("cursor"),
-			c.can(auth.CapRecommendationsRead), c.can(auth.CapCostsByTenant), c.identify())
+		// The listing depends on the parameters and on what the caller may see.
+		key := fmt.Sprintf("recommendations|%s|%d|%s|%s", kind, page.limit, req.params.Get("cursor"), visibility(c))
 		return e.view(key, func() (any, error) {
 			l := listRecommendations(c, recs.Items, kind, page)
 			return recommendationsJSON{Items: l.page, Count: l.count, NextCursor: l.next, SavingsMonthly: l.savings,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -273,12 +274,29 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // request: for a multi-MiB breakdown that costs more than serving the rest of it.
 type encodedData []byte
 
-// encodeData encodes v as writeJSON would (no HTML escaping), without the trailing newline.
+// newEncoder is the JSON encoder of every response: no HTML escaping (the API's JSON is not
+// embedded in HTML), one value per line.
+func newEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
+// encodeResponse writes v as a response body: an envelope whose data is already encoded is
+// spliced (spliceData), anything else encoded.
+func encodeResponse(buf *bytes.Buffer, v any) error {
+	if env, ok := v.(envelope); ok {
+		if data, ok := env.Data.(encodedData); ok {
+			return spliceData(buf, env, data)
+		}
+	}
+	return newEncoder(buf).Encode(v)
+}
+
+// encodeData encodes v as writeJSON would, without the trailing newline.
 func encodeData(v any) (encodedData, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := newEncoder(&buf).Encode(v); err != nil {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
@@ -289,9 +307,7 @@ func encodeData(v any) (encodedData, error) {
 func spliceData(buf *bytes.Buffer, env envelope, data encodedData) error {
 	env.Data = nil
 	var rest bytes.Buffer
-	enc := json.NewEncoder(&rest)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(env); err != nil {
+	if err := newEncoder(&rest).Encode(env); err != nil {
 		return err
 	}
 	const head = `{"data":null`
@@ -306,20 +322,10 @@ func spliceData(buf *bytes.Buffer, env envelope, data encodedData) error {
 	return nil
 }
 
-func isEncoded(v any) bool { _, ok := v.(encodedData); return ok }
-
 // writeJSON encodes v fully before writing, so an encoding failure still gets a clean 500.
 func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	var buf bytes.Buffer
-	var err error
-	if env, ok := v.(envelope); ok && isEncoded(env.Data) {
-		err = spliceData(&buf, env, env.Data.(encodedData))
-	} else {
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		err = enc.Encode(v)
-	}
-	if err != nil {
+	if err := encodeResponse(&buf, v); err != nil {
 		s.log.Error("encode response", "path", r.URL.Path, "err", err)
 		buf.Reset()
 		buf.WriteString(`{"error":{"code":"internal","message":"internal error"}}` + "\n")

@@ -85,13 +85,19 @@ func parsePage(q url.Values) (pageRequest, error) {
 	return p, nil
 }
 
+// start is the index of the first of items (sorted by key as comparePageKeys orders) after the
+// cursor of p: 0 for the first page.
+func start[T any](items []T, p pageRequest, key func(*T) pageKey) int {
+	if p.after == nil {
+		return 0
+	}
+	return sort.Search(len(items), func(i int) bool { return comparePageKeys(key(&items[i]), *p.after) > 0 })
+}
+
 // paginate cuts the page p asks for out of items, sorted by key as comparePageKeys orders, and
 // returns the cursor of the next page ("" after the last one).
 func paginate[T any](items []T, p pageRequest, key func(*T) pageKey) (page []T, next string) {
-	start := 0
-	if p.after != nil {
-		start = sort.Search(len(items), func(i int) bool { return comparePageKeys(key(&items[i]), *p.after) > 0 })
-	}
+	start := start(items, p, key)
 	end := min(start+p.limit, len(items))
 	page = items[start:end]
 	if end < len(items) && end > start {

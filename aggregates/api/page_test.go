@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/cost"
 )
 
@@ -92,30 +94,62 @@ func TestPaginateCursorIsAPosition(t *testing.T) {
 	assert.Equal(t, []string{"g02", "g03", "g04"}, keys(page))
 }
 
-func TestRecommendationPagesFollowRecommendOrder(t *testing.T) {
+// TestRecommendationListing: listRecommendations pages the caller's listing in the order
+// cost.Recommend sorts it, counts and sums only what the caller may see, and redacts each item.
+func TestRecommendationListing(t *testing.T) {
+	rec := func(id string, kind cost.Kind, low, high cost.Money) cost.Recommendation {
+		return cost.Recommendation{ID: id, Kind: kind, SavingsMonthly: cost.SavingsRange{Low: low, High: high},
+			Targets: cost.Targets{TenantIDs: []string{"t-1"}}}
+	}
 	recs := []cost.Recommendation{
-		{ID: "rec_b", SavingsMonthly: cost.SavingsRange{Low: 5, High: 10}},
-		{ID: "rec_a", SavingsMonthly: cost.SavingsRange{Low: 4, High: 10}},
-		{ID: "rec_a", SavingsMonthly: cost.SavingsRange{Low: 3, High: 9}},
-		{ID: "rec_c", SavingsMonthly: cost.SavingsRange{Low: 3, High: 9}},
+		rec("rec_b", cost.KindConsolidateVPS, 5, 10),
+		rec("rec_a", cost.KindRebalanceIPPool, 4, 10),
+		rec("rec_d", cost.KindAdjustCommitment, 3, 9),
+		rec("rec_e", cost.KindConsolidateVPS, 3, 9),
+		rec("rec_c", cost.KindRebalanceIPPool, 1, 2),
 	}
 	require.True(t, slices.IsSortedFunc(recs, func(x, y cost.Recommendation) int { return comparePageKeys(recKey(&x), recKey(&y)) }),
 		"recKey orders as cost.Recommend sorts: high, then low, highest first, then id")
-	var ids []string
-	p := pageRequest{limit: 1}
-	for {
-		page, next := paginate(recs, p, recKey)
-		for _, r := range page {
-			ids = append(ids, r.ID)
-		}
-		if next == "" {
-			break
-		}
-		k, err := parseCursor(next)
-		require.NoError(t, err)
-		p.after = &k
+	matrix := auth.DefaultMatrix()
+	as := func(role auth.Role) caller {
+		return caller{principal: auth.Principal{Subject: "x", Roles: []auth.Role{role}}, scope: aggregates.Scope{All: true}, matrix: &matrix}
 	}
-	assert.Equal(t, []string{"rec_b", "rec_a", "rec_a", "rec_c"}, ids)
+	walk := func(c caller, kind cost.Kind, limit int) (ids []string, count int, savings cost.SavingsRange, tenants int) {
+		p := pageRequest{limit: limit}
+		for range len(recs) + 2 {
+			l := listRecommendations(c, recs, kind, p)
+			count, savings = l.count, l.savings
+			for _, r := range l.page {
+				ids = append(ids, r.ID)
+				tenants += len(r.Targets.TenantIDs)
+			}
+			if l.next == "" {
+				return ids, count, savings, tenants
+			}
+			k, err := parseCursor(l.next)
+			require.NoError(t, err)
+			p.after = &k
+		}
+		t.Fatal("no last page")
+		return
+	}
+	ids, count, savings, tenants := walk(as(auth.RoleCFO), "", 2)
+	assert.Equal(t, []string{"rec_b", "rec_a", "rec_d", "rec_e", "rec_c"}, ids)
+	assert.Equal(t, 5, count)
+	assert.Equal(t, cost.SavingsRange{Low: 16, High: 40}, savings)
+	assert.Equal(t, 5, tenants, "the cfo sees tenant ids")
+
+	ids, count, savings, _ = walk(as(auth.RoleCFO), cost.KindConsolidateVPS, 1)
+	assert.Equal(t, []string{"rec_b", "rec_e"}, ids)
+	assert.Equal(t, 2, count)
+	assert.Equal(t, cost.SavingsRange{Low: 8, High: 19}, savings)
+
+	// Procurement: vendor and commitment kinds only, no tenant ids; count and savings over those.
+	ids, count, savings, tenants = walk(as(auth.RoleProcurement), "", 2)
+	assert.Equal(t, []string{"rec_a", "rec_d", "rec_c"}, ids)
+	assert.Equal(t, 3, count)
+	assert.Equal(t, cost.SavingsRange{Low: 8, High: 21}, savings)
+	assert.Zero(t, tenants)
 }
 
 func TestParsePage(t *testing.T) {

@@ -125,17 +125,7 @@ func (p *proc) stop() {
 }
 
 // cpu returns user+system CPU time of the process so far.
-func (p *proc) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
-}
+func (p *proc) cpu() time.Duration { return pidCPU(p.cmd.Process.Pid) }
 
 // peakRSS returns VmHWM in bytes.
 func (p *proc) peakRSS() int64 {

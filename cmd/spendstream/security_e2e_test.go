@@ -494,7 +494,7 @@ type secEnv struct {
 	from       string // 4 days ago, in RFC 3339: the windows that hold the demo history
 	initiative string // created by the cfo before the matrix
 	vendorRec  string // a recommendation of a vendor kind: every role that lists recommendations sees it
-	cursor     string // the next_cursor after vendorRec in the rebalance_ip_pool listing ("" if it is the last)
+	cursor     string // the cfo's next_cursor after the first recommendation
 }
 
 func (e *secEnv) url(rt secRoute, tenant string) string {
@@ -585,8 +585,12 @@ func TestSecurityEndToEnd(t *testing.T) {
 				return false
 			}
 			env.vendorRec, _ = items[0].(map[string]any)["id"].(string)
-			env.cursor, _ = d["next_cursor"].(string)
 			return env.vendorRec != ""
+		}),
+		"a second page of recommendations": waitFor("/v1/recommendations?limit=1", func(r reply) bool {
+			d, _ := dataOf(t, r).(map[string]any)
+			env.cursor, _ = d["next_cursor"].(string)
+			return env.cursor != ""
 		}),
 	}
 	deadline := time.Now().Add(75 * time.Second)
