@@ -62,8 +62,20 @@ type modelEntry struct {
 	recsErr  error
 
 	// Encoded views of the model (see view), and their bytes together.
-	views     sync.Map // string → encodedData
+	views     sync.Map // string → *cachedView
 	viewBytes atomic.Int64
+}
+
+// viewBuilder builds the data of one view from a model entry. It depends on nothing but the
+// entry and the parameters it was made with, so a refresh can build the same view of the new
+// model (see carryViews).
+type viewBuilder func(e *modelEntry) (any, error)
+
+// cachedView is one encoded view of a model and how to build it again.
+type cachedView struct {
+	data   encodedData
+	build  viewBuilder
+	served atomic.Bool // asked for since it was built: a refresh builds it again (carryViews)
 }
 
 // maxViewBytes bounds the encoded views one model keeps (a 365-day breakdown of 1,000 tenants'
@@ -74,11 +86,23 @@ const maxViewBytes = 32 << 20
 // parameter and caller capability the data depends on), built and encoded on first use and kept
 // while there is room: a dashboard reads the same views of a model many times over its TTL, and
 // encoding a large one took most of the time of serving it.
-func (e *modelEntry) view(key string, build func() (any, error)) (encodedData, error) {
+func (e *modelEntry) view(key string, build viewBuilder) (encodedData, error) {
 	if v, ok := e.views.Load(key); ok {
-		return v.(encodedData), nil
+		cv := v.(*cachedView)
+		cv.served.Store(true)
+		return cv.data, nil
 	}
-	d, err := build()
+	cv, err := e.buildView(key, build)
+	if err != nil {
+		return nil, err
+	}
+	cv.served.Store(true)
+	return cv.data, nil
+}
+
+// buildView builds, encodes and (while there is room) keeps the view key of e.
+func (e *modelEntry) buildView(key string, build viewBuilder) (*cachedView, error) {
+	d, err := build(e)
 	if err != nil {
 		return nil, err
 	}
@@ -86,14 +110,30 @@ func (e *modelEntry) view(key string, build func() (any, error)) (encodedData, e
 	if err != nil {
 		return nil, err
 	}
+	cv := &cachedView{data: b, build: build}
 	if e.viewBytes.Add(int64(len(b))) <= maxViewBytes {
-		if _, loaded := e.views.LoadOrStore(key, b); loaded {
+		if v, loaded := e.views.LoadOrStore(key, cv); loaded {
 			e.viewBytes.Add(-int64(len(b)))
+			return v.(*cachedView), nil
 		}
 	} else {
 		e.viewBytes.Add(-int64(len(b)))
 	}
-	return b, nil
+	return cv, nil
+}
+
+// carryViews builds on e, a refreshed model, the views of old, the model it replaces, that were
+// asked for since old was computed, before e is served: the first request for a view after a
+// refresh finds it encoded instead of building it (a 365-day breakdown: hundreds of ms, next to
+// a refresh computing the model's successor). Views nobody asked for are not carried, so the set
+// follows what dashboards read. A view that fails to build is left to the request that asks for it.
+func (e *modelEntry) carryViews(old *modelEntry) {
+	old.views.Range(func(k, v any) bool {
+		if cv := v.(*cachedView); cv.served.Load() {
+			_, _ = e.buildView(k.(string), cv.build)
+		}
+		return e.viewBytes.Load() < maxViewBytes
+	})
 }
 
 // recommend returns the recommendations of e's model under cfg, computed on first use. The result
@@ -368,7 +408,7 @@ func (s *server) computeModel(ctx context.Context, k modelKey, w cost.Window) (*
 	}
 	at := s.cfg.Now()
 	start := time.Now()
-	in, err := s.costInput(ctx, w, k.prices)
+	in, err := s.costInput(ctx, w, k.prices, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -380,8 +420,11 @@ func (s *server) computeModel(ctx context.Context, k modelKey, w cost.Window) (*
 		rows: 1 + len(in.VPSUsage) + len(in.EmailUsage) + len(in.Inventory) + len(in.Segments)}
 	e.used.Store(at.UnixNano())
 	if s.cache.ttl >= 0 {
-		if old := s.cache.current(k); old != nil && old.recsUsed.Load() {
-			_, _ = e.recommend(s.cfg.Recommend) // the model it replaces served recommendations
+		if old := s.cache.current(k); old != nil {
+			if old.recsUsed.Load() {
+				_, _ = e.recommend(s.cfg.Recommend) // the model it replaces served recommendations
+			}
+			e.carryViews(old)
 		}
 		s.cache.put(k, e)
 	}
