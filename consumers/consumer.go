@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/aggregates/window"
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 	"github.com/spendstream/spendstream/schemas/posthog"
@@ -47,7 +48,7 @@ func DefaultConfig() Config {
 		FlushInterval:     time.Second,
 		MaxBatchEvents:    50_000,
 		MaxBufferedEvents: 200_000,
-		Rules: Rules{Limits: events.DefaultLimits(), AllowedLateness: 15 * time.Minute,
+		Rules: Rules{Limits: events.DefaultLimits(), AllowedLateness: window.DefaultAllowedLateness,
 			BackfillMaxAge: 400 * 24 * time.Hour, PostHogMaxAge: 400 * 24 * time.Hour,
 			Segments: posthog.DefaultSegmentRules()},
 		PullBatch: 1000,

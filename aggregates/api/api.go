@@ -35,6 +35,7 @@ import (
 	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/aggregates/cost"
 	"github.com/spendstream/spendstream/aggregates/cost/pricelist"
+	"github.com/spendstream/spendstream/aggregates/window"
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
@@ -113,6 +114,15 @@ type Config struct {
 	// recommendation lookback, ending today) when the handler is created, and keeps them fresh
 	// until Background is done. It needs the cache (CostCacheTTL not negative).
 	CostPrewarm bool
+	// CostDayCacheRows bounds the daily usage rows of closed days kept for the cost models (see
+	// dayCache): a model then reads from ClickHouse only the days not read before and the open
+	// ones (default DefaultCostDayCacheRows; negative: off, every model reads its whole window).
+	CostDayCacheRows int
+	// AllowedLateness is how long after its window closes a late live event may still be counted:
+	// at least the consumers' (consumers.Rules.AllowedLateness). A day is final for the day cache
+	// once every live partition's as_of is this far past its end (default
+	// window.DefaultAllowedLateness, the consumers' default).
+	AllowedLateness time.Duration
 	// LowPriority, when set, marks the context of a background model computation (a refresh of a
 	// stale model, pre-warming) so the store serves its reads at low priority: a refresh then
 	// competes less with the requests served meanwhile. clickhouse.LowPriority is one.
@@ -173,6 +183,12 @@ func (c *Config) setDefaults() {
 	if c.CostCacheStale == 0 {
 		c.CostCacheStale = DefaultCostCacheStale
 	}
+	if c.CostDayCacheRows == 0 {
+		c.CostDayCacheRows = DefaultCostDayCacheRows
+	}
+	if c.AllowedLateness <= 0 {
+		c.AllowedLateness = window.DefaultAllowedLateness
+	}
 }
 
 // Validate checks the configuration.
@@ -195,6 +211,7 @@ type server struct {
 	costs   CostReader  // nil when the cost endpoints are off
 	inits   InitiativeStore
 	cache   modelCache
+	days    *dayCache
 	log     *slog.Logger
 	metrics *httpMetrics
 	mux     *http.ServeMux
@@ -212,7 +229,8 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux(),
-		cache: modelCache{ttl: cfg.CostCacheTTL, stale: cfg.CostCacheStale, factor: max(cfg.CostCacheRefreshFactor, 0)}}
+		cache: modelCache{ttl: cfg.CostCacheTTL, stale: cfg.CostCacheStale, factor: max(cfg.CostCacheRefreshFactor, 0)},
+		days:  &dayCache{max: cfg.CostDayCacheRows, lateness: cfg.AllowedLateness}}
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
 	s.handle("GET /openapi.json", s.openapi)

@@ -96,7 +96,7 @@ type costAPI struct {
 	now atomic.Int64 // Unix ns
 }
 
-func newCostAPI(t *testing.T, st *costStore, cfg api.Config) *costAPI {
+func newCostAPI(t *testing.T, st api.Reader, cfg api.Config) *costAPI {
 	t.Helper()
 	pl, err := pricelist.Parse([]byte(costTestPrices))
 	require.NoError(t, err)

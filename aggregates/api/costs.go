@@ -102,7 +102,12 @@ func parseCostRequest(r *http.Request, now time.Time, extra ...string) (costRequ
 // costInput reads everything the model needs for w from the store. Cost data is read across
 // tenants even for a tenant-scoped caller, because a shared resource's split needs every sharer's
 // usage; handlers serve a tenant-scoped caller only its own figures (cost.Model.Tenant).
-func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist.PriceList) (cost.Input, error) {
+//
+// It reads what the cost model of w needs: the inventory and segment history up to w.To and
+// the daily usage of every day overlapping w (the model ignores what lies outside). progress is the
+// committed progress read before: days it closes come from the day cache when it has them, and
+// are kept there once read (see dayCache); the others are read from ClickHouse.
+func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist.PriceList, progress []aggregates.Progress) (cost.Input, error) {
 	all := aggregates.Scope{All: true}
 	in := cost.Input{Window: w, PriceList: prices}
 	inv, err := s.costs.Inventory(ctx, all, aggregates.InventoryQuery{Until: w.To})
@@ -114,35 +119,38 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 			ResourceID: r.ResourceID, Kind: pricelist.ResourceKind(r.Kind), Provider: r.Provider, Region: r.Region,
 			Plan: r.Plan, Action: cost.Action(r.Action), Shared: r.Shared})
 	}
-	// Daily roll-ups of every day overlapping the window (the model ignores what lies outside).
-	// The ids repeat on every day of the window: one string each (intern) is kept, not one per row.
 	days := aggregates.RollupQuery{From: window.Assign(w.From, window.Step1d), To: ceil(w.To, window.Step1d), Step: window.Step1d}
-	strs := map[string]string{}
-	intern := func(v string) string {
-		if u, ok := strs[v]; ok {
-			return u
+	backfill := backfillKey(progress)
+	cached, next := s.days.leading(days.From, days.To, backfill)
+	var rows int
+	for _, d := range cached {
+		rows += d.len()
+	}
+	in.VPSUsage = make([]cost.VPSUsage, 0, rows)
+	for _, d := range cached {
+		in.VPSUsage = append(in.VPSUsage, d.vps...)
+		in.EmailUsage = append(in.EmailUsage, d.email...)
+	}
+	// The other days, a chunk at a time: the closed days of each chunk are kept as soon as it is
+	// read, so that a computation cut short (a request's timeout) leaves them for the next one.
+	closed := s.days.closedUntil(progress, s.cfg.Partitions)
+	for from := next; from.Before(days.To); from = from.AddDate(0, 0, dayReadChunk) {
+		q := days
+		q.From, q.To = from, from.AddDate(0, 0, dayReadChunk)
+		if q.To.After(days.To) {
+			q.To = days.To
 		}
-		strs[v] = v
-		return v
-	}
-	add := func(r *aggregates.VPSRow) {
-		in.VPSUsage = append(in.VPSUsage, cost.VPSUsage{Day: r.WindowStart, TenantID: intern(r.TenantID), ResourceID: intern(r.ResourceID),
-			Provider: intern(r.Provider), Plan: intern(r.Plan), Samples: r.Samples, CPUCoreSeconds: r.CPUCoreSeconds,
-			CPUAvg: r.CPUAvg, CPUP95: r.CPUP95, MemAvg: r.MemAvg, MemP95: r.MemP95})
-	}
-	if err := s.vpsDaily(ctx, days, add); err != nil {
-		return in, unavailable("clickhouse", err)
-	}
-	eq := aggregates.EmailQuery{RollupQuery: days}
-	eq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimIP, aggregates.DimPool, aggregates.DimProvider}
-	email, err := s.reader.EmailVolume(ctx, all, eq)
-	if err != nil {
-		return in, unavailable("clickhouse", err)
-	}
-	for _, r := range email {
-		in.EmailUsage = append(in.EmailUsage, cost.EmailUsage{Day: r.WindowStart, TenantID: intern(r.TenantID), IP: intern(r.IP),
-			Pool: intern(r.Pool), Provider: intern(r.Provider), Sent: r.Sent, Delivered: r.Delivered, Bounced: r.Bounced,
-			Deferred: r.Deferred, Complained: r.Complained})
+		read, err := s.readDays(ctx, q)
+		if err != nil {
+			return in, err
+		}
+		for d := range read.byDay(q.From, q.To) {
+			if !d.day.AddDate(0, 0, 1).After(closed) {
+				s.days.put(d.day, d.rows, backfill)
+			}
+		}
+		in.VPSUsage = append(in.VPSUsage, read.vps...)
+		in.EmailUsage = append(in.EmailUsage, read.email...)
 	}
 	segs, err := s.costs.SegmentHistory(ctx, all, aggregates.SegmentHistoryQuery{Until: w.To})
 	if err != nil {
@@ -153,6 +161,44 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 			Value: r.Value, EffectiveFrom: r.EffectiveFrom})
 	}
 	return in, nil
+}
+
+// dayReadChunk is how many days costInput reads from the roll-ups at a time.
+const dayReadChunk = 31
+
+// readDays reads the daily VPS and email usage of the days of q from the roll-ups, in day order.
+// The ids repeat on every day: one string each (intern) is kept, not one per row.
+func (s *server) readDays(ctx context.Context, q aggregates.RollupQuery) (*dayRows, error) {
+	strs := map[string]string{}
+	intern := func(v string) string {
+		if u, ok := strs[v]; ok {
+			return u
+		}
+		strs[v] = v
+		return v
+	}
+	out := &dayRows{}
+	add := func(r *aggregates.VPSRow) {
+		out.vps = append(out.vps, cost.VPSUsage{Day: r.WindowStart, TenantID: intern(r.TenantID), ResourceID: intern(r.ResourceID),
+			Provider: intern(r.Provider), Plan: intern(r.Plan), Samples: r.Samples, CPUCoreSeconds: r.CPUCoreSeconds,
+			CPUAvg: r.CPUAvg, CPUP95: r.CPUP95, MemAvg: r.MemAvg, MemP95: r.MemP95})
+	}
+	if err := s.vpsDaily(ctx, q, add); err != nil {
+		return nil, unavailable("clickhouse", err)
+	}
+	eq := aggregates.EmailQuery{RollupQuery: q}
+	eq.GroupBy = []aggregates.Dimension{aggregates.DimTenantID, aggregates.DimIP, aggregates.DimPool, aggregates.DimProvider}
+	email, err := s.reader.EmailVolume(ctx, aggregates.Scope{All: true}, eq)
+	if err != nil {
+		return nil, unavailable("clickhouse", err)
+	}
+	out.email = make([]cost.EmailUsage, 0, len(email))
+	for _, r := range email {
+		out.email = append(out.email, cost.EmailUsage{Day: r.WindowStart, TenantID: intern(r.TenantID), IP: intern(r.IP),
+			Pool: intern(r.Pool), Provider: intern(r.Provider), Sent: r.Sent, Delivered: r.Delivered, Bounced: r.Bounced,
+			Deferred: r.Deferred, Complained: r.Complained})
+	}
+	return out, nil
 }
 
 // vpsDaily reads the daily VPS usage of days across tenants, per tenant, resource, provider and
@@ -405,7 +451,7 @@ func (s *server) costBreakdown(w http.ResponseWriter, r *http.Request, c caller)
 			return nil, err
 		}
 		// The data depends on the parameters only (the capability was checked above).
-		return e.view(fmt.Sprintf("breakdown|%s|%s|%d|%s", by, step, page.limit, req.params.Get("cursor")), func() (any, error) {
+		return e.view(fmt.Sprintf("breakdown|%s|%s|%d|%s", by, step, page.limit, req.params.Get("cursor")), func(e *modelEntry) (any, error) {
 			m := e.m
 			t := m.Totals
 			groups := map[string][]cost.Group{"resource_type": t.ByResourceType, "provider": t.ByProvider,
@@ -450,7 +496,7 @@ func (s *server) tenantCosts(w http.ResponseWriter, r *http.Request, c caller) {
 		if err != nil {
 			return nil, err
 		}
-		return e.view(fmt.Sprintf("tenant|%s|%t", tenant, c.scope.All), func() (any, error) {
+		return e.view(fmt.Sprintf("tenant|%s|%t", tenant, c.scope.All), func(e *modelEntry) (any, error) {
 			tc := e.m.Tenant(tenant)
 			if !c.scope.All {
 				return redactShares(tc), nil
@@ -622,13 +668,17 @@ func (s *server) recommendationsList(w http.ResponseWriter, r *http.Request, c c
 		return
 	}
 	s.serveCost(w, r, c, now, req.window, "1d", func(ctx context.Context) (any, error) {
-		recs, e, err := s.recommendations(ctx, req.window.To)
+		_, e, err := s.recommendations(ctx, req.window.To)
 		if err != nil {
 			return nil, err
 		}
 		// The listing depends on the parameters and on what the caller may see.
 		key := fmt.Sprintf("recommendations|%s|%d|%s|%s", kind, page.limit, req.params.Get("cursor"), visibility(c))
-		return e.view(key, func() (any, error) {
+		return e.view(key, func(e *modelEntry) (any, error) {
+			recs, err := e.recommend(s.cfg.Recommend)
+			if err != nil {
+				return nil, fmt.Errorf("recommendations: %w", err)
+			}
 			l := listRecommendations(c, recs.Items, kind, page)
 			return recommendationsJSON{Items: l.page, Count: l.count, NextCursor: l.next, SavingsMonthly: l.savings,
 				Currency: e.m.Currency, Notes: recs.Notes, Config: recs.Config, Labels: recs.Labels}, nil

@@ -75,6 +75,9 @@ func AssignInterval(end time.Time, step time.Duration) time.Time {
 	return Assign(end.Add(-time.Nanosecond), step)
 }
 
+// DefaultAllowedLateness is the live lane's default Rules.AllowedLateness.
+const DefaultAllowedLateness = 15 * time.Minute
+
 // Rules is the lateness policy of a lane.
 type Rules struct {
 	// AllowedLateness is how long after a window's end an event for it is still counted, measured

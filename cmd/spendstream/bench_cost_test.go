@@ -20,7 +20,10 @@ package main
 //     alone, then (when it has at most 1.5M rows) the api's four reads through clickhouse-go and
 //     cost.Compute, one by one;
 //  3. measures every cost endpoint over a 30-day and a 365-day window: cold (an api process with
-//     --cost-cache-ttl -1s, so every request computes its model; sequential requests), warm (an
+//     --cost-cache-ttl -1s and --cost-day-cache-rows 0, so every request computes its model from
+//     the roll-ups; sequential requests), days cached (--cost-cache-ttl -1s with the day cache:
+//     after one request per window has read its days, every request computes its model from the
+//     cached days; sequential requests), warm (an
 //     api process with the default cache; concurrent clients, after one request that fills it) and
 //     warm after TTL expiry (an api process with --cost-cache-ttl 1s: after the request that fills
 //     the cache, sequential requests each sent once the model is older than the TTL, so each finds
@@ -42,7 +45,7 @@ package main
 // while loading), SPENDSTREAM_BENCH_COST_BUDGET_S (60: a series sends no new request once it has
 // run this long with three answers, nor after two failures; a warm series whose first request
 // failed is not run), SPENDSTREAM_BENCH_COST_SKIP (comma-separated phases to skip: direct, cold,
-// warm, stale, raw), SPENDSTREAM_BENCH_COST_FILL_TRIES (10 attempts of the request that fills the
+// days, warm, stale, raw), SPENDSTREAM_BENCH_COST_FILL_TRIES (10 attempts of the request that fills the
 // cache of a warm series, while it answers 503), SPENDSTREAM_BENCH_COST_DB (load into this database and keep it; a later run with
 // the same value and day reuses it: for iterating on the measurements),
 // SPENDSTREAM_BENCH_PROFILE_DIR (CPU profiles of the api processes).
@@ -397,11 +400,12 @@ func runCostAPIBench(b *testing.B, env benchEnv) {
 	cold := map[string]costSeries{}
 	warm := map[string]costSeries{}
 	stale := map[string]costSeries{}
+	days := map[string]costSeries{}
 	key := func(w, ep string) string { return w + " " + ep }
 
 	// 3a. Cold: every request computes its model.
 	if !cfg.skip["cold"] {
-		p, base := startCostAPI(b, env, rig.url, db, "api-cold-"+db, "--cost-cache-ttl", "-1s")
+		p, base := startCostAPI(b, env, rig.url, db, "api-cold-"+db, "--cost-cache-ttl", "-1s", "--cost-day-cache-rows", "0")
 		cpu0 := p.cpu()
 		start := time.Now()
 		for _, w := range windows {
@@ -413,6 +417,32 @@ func runCostAPIBench(b *testing.B, env benchEnv) {
 			}
 		}
 		report("           cold api process: %s CPU over %s, peak RSS %.0f MiB",
+			(p.cpu() - cpu0).Round(time.Millisecond), time.Since(start).Round(time.Second), float64(p.peakRSS())/(1<<20))
+		p.stop()
+	}
+
+	// 3a'. Days cached: no model cache, the day cache on (the default): after one request per window
+	// has read its days, each request computes its model from the cached days (and reads the days
+	// still open, none here: the live lane's as_of is the load time).
+	if !cfg.skip["days"] {
+		p, base := startCostAPI(b, env, rig.url, db, "api-days-"+db, "--cost-cache-ttl", "-1s")
+		cpu0 := p.cpu()
+		start := time.Now()
+		for _, w := range windows {
+			for _, ep := range eps {
+				u := client.url(b, base, ep, w.from, w.to)
+				first, status, body := client.fill(u) // reads the window's days (once per window)
+				s := costSeries{failures: map[int]int{status: 1}, sent: 1,
+					firstErr: fmt.Sprintf("the request that fills the day cache, after %s: %.200s", first, strings.TrimSpace(string(body)))}
+				if status == http.StatusOK {
+					s = client.series(u, cfg.coldN, 1, cfg.budget)
+				}
+				days[key(w.name, ep.name)] = s
+				report("days cached %-4s %-43s p50 %8s p99 %8s (%d of %d requests; first request %s)%s", w.name, ep.name,
+					s.cell(0.5), s.cell(0.99), s.sent, cfg.coldN, first, s.failed())
+			}
+		}
+		report("           days-cached api process: %s CPU over %s, peak RSS %.0f MiB",
 			(p.cpu() - cpu0).Round(time.Millisecond), time.Since(start).Round(time.Second), float64(p.peakRSS())/(1<<20))
 		p.stop()
 	}
@@ -463,46 +493,44 @@ func runCostAPIBench(b *testing.B, env benchEnv) {
 	}
 
 	// The table.
-	if len(cold)+len(warm)+len(stale) > 0 {
+	type phase struct {
+		name, metric string
+		series       map[string]costSeries
+	}
+	phases := slices.DeleteFunc([]phase{{"cold", "cold", cold}, {"days cached", "days-cached", days}, {"warm", "warm", warm},
+		{"after TTL", "after-ttl", stale}}, func(p phase) bool { return len(p.series) == 0 })
+	if len(phases) > 0 {
 		report("")
-		report("| endpoint | window | cold p50 | cold p99 | warm p50 | warm p99 | after TTL p50 | after TTL p99 | body | p99 < 100 ms |")
-		report("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		head, rule := "| endpoint | window |", "| --- | --- |"
+		for _, p := range phases {
+			head += fmt.Sprintf(" %s p50 | %s p99 |", p.name, p.name)
+			rule += " --- | --- |"
+		}
+		report("%s body | p99 < 100 ms |", head)
+		report("%s --- | --- |", rule)
 		for _, w := range windows {
 			for _, ep := range eps {
-				c, wm, st := cold[key(w.name, ep.name)], warm[key(w.name, ep.name)], stale[key(w.name, ep.name)]
-				meets := func(s costSeries, ok bool) string {
-					switch {
-					case !ok:
-						return "-"
-					case len(s.lat) == 0 || len(s.failures) > 0:
-						return "no (failed)"
-					case s.pct(0.99) < costBenchTarget:
-						return "yes"
-					}
-					return "no"
-				}
-				_, cok := cold[key(w.name, ep.name)]
-				_, wok := warm[key(w.name, ep.name)]
-				_, sok := stale[key(w.name, ep.name)]
-				cell := func(s costSeries, ok bool, q float64) string {
-					if !ok {
-						return "-"
-					}
-					return s.cell(q)
-				}
-				report("| %s | %s | %s | %s | %s | %s | %s | %s | %s | cold %s, warm %s, after TTL %s |", ep.name, w.name,
-					cell(c, cok, 0.5), cell(c, cok, 0.99), cell(wm, wok, 0.5), cell(wm, wok, 0.99), cell(st, sok, 0.5), cell(st, sok, 0.99),
-					fmtBytes(max(c.bytes, wm.bytes, st.bytes)), meets(c, cok), meets(wm, wok), meets(st, sok))
+				line := fmt.Sprintf("| %s | %s |", ep.name, w.name)
+				var meets []string
+				body := 0
 				short := strings.NewReplacer("GET /v1/", "", "/", "-", "?", "-", "&", "-", "=", "-", "{id}", "id", "{rec}", "id").Replace(ep.name)
-				if cok && len(c.lat) > 0 {
-					b.ReportMetric(float64(c.pct(0.99))/1e6, short+"-"+w.name+"-cold-p99-ms")
+				for _, p := range phases {
+					s := p.series[key(w.name, ep.name)]
+					line += fmt.Sprintf(" %s | %s |", s.cell(0.5), s.cell(0.99))
+					body = max(body, s.bytes)
+					m := "no"
+					switch {
+					case len(s.lat) == 0 || len(s.failures) > 0:
+						m = "no (failed)"
+					case s.pct(0.99) < costBenchTarget:
+						m = "yes"
+					}
+					meets = append(meets, p.name+" "+m)
+					if len(s.lat) > 0 {
+						b.ReportMetric(float64(s.pct(0.99))/1e6, short+"-"+w.name+"-"+p.metric+"-p99-ms")
+					}
 				}
-				if wok && len(wm.lat) > 0 {
-					b.ReportMetric(float64(wm.pct(0.99))/1e6, short+"-"+w.name+"-warm-p99-ms")
-				}
-				if sok && len(st.lat) > 0 {
-					b.ReportMetric(float64(st.pct(0.99))/1e6, short+"-"+w.name+"-after-ttl-p99-ms")
-				}
+				report("%s %s | %s |", line, fmtBytes(body), strings.Join(meets, ", "))
 			}
 		}
 		report("")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spendstream/spendstream/aggregates/api"
 	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/aggregates/cost"
 	"github.com/spendstream/spendstream/consumers"
@@ -44,6 +45,7 @@ type Config struct {
 	CostCacheStale    time.Duration
 	CostRefreshFactor float64
 	CostPrewarm       bool
+	CostDayCacheRows  int
 
 	PostHogProjects    string // key=tenant,... (parsed into Capture.Projects)
 	PostHogForwardURL  string
@@ -96,8 +98,11 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 		fs.IntVar(&c.Consumers.InstanceCount, "instance-count", 1, "number of consumer instances sharing the partitions")
 		fs.DurationVar(&c.Consumers.FlushInterval, "flush-interval", c.Consumers.FlushInterval, "batch flush interval")
 		fs.IntVar(&c.Consumers.MaxBatchEvents, "max-batch-events", c.Consumers.MaxBatchEvents, "flush early once a batch holds this many events")
-		fs.DurationVar(&c.Consumers.Rules.AllowedLateness, "allowed-lateness", c.Consumers.Rules.AllowedLateness, "how long after its window closes a late event still counts")
 		fs.DurationVar(&c.Consumers.Rules.BackfillMaxAge, "backfill-max-age", c.Consumers.Rules.BackfillMaxAge, "oldest event time the backfill lane accepts")
+	}
+	if has["consume"] || has["api"] {
+		fs.DurationVar(&c.Consumers.Rules.AllowedLateness, "allowed-lateness", c.Consumers.Rules.AllowedLateness,
+			"how long after its window closes a late event still counts (an api process: at least the consumers' value; it treats a day as final that much after its end)")
 	}
 	if has["consume"] || has["ingest"] {
 		fs.DurationVar(&c.Ingest.Limits.MaxFuture, "max-future", c.Ingest.Limits.MaxFuture, "how far ahead of now an event time may be (clock skew)")
@@ -135,6 +140,8 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 			"after --cost-cache-ttl, still answer from a cached model this long (stamped with the data it includes) while one background refresh recomputes it (negative: never)")
 		fs.Float64Var(&c.CostRefreshFactor, "cost-cache-refresh-factor", 10,
 			"keep a cost model fresh for at least this many times the time it took to compute (a long window of a large fleet is not recomputed over and over; negative: the TTL alone)")
+		fs.IntVar(&c.CostDayCacheRows, "cost-day-cache-rows", api.DefaultCostDayCacheRows,
+			"keep the daily usage rows of days that can no longer change, up to this many, so cost models read only new and open days from ClickHouse (0: off)")
 		fs.BoolVar(&c.CostPrewarm, "cost-cache-prewarm", true, "compute the cost models of the default windows (last 30 days, recommendation lookback) at start and keep them fresh in the background")
 		fs.DurationVar(&c.DelayedAfter, "delayed-after", 2*time.Minute, "freshness: a pipeline whose watermark lags more than this is delayed")
 	}

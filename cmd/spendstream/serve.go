@@ -241,6 +241,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		apiCfg.Prices, apiCfg.Recommend, apiCfg.CostCacheTTL = prices.Current, cfg.Recommend, cfg.CostCacheTTL
 		apiCfg.CostCacheStale, apiCfg.CostPrewarm, apiCfg.Background = cfg.CostCacheStale, cfg.CostPrewarm, gctx
 		apiCfg.CostCacheRefreshFactor, apiCfg.LowPriority = cfg.CostRefreshFactor, clickhouse.LowPriority
+		apiCfg.CostDayCacheRows, apiCfg.AllowedLateness = cfg.CostDayCacheRows, cfg.Consumers.Rules.AllowedLateness
+		if cfg.CostDayCacheRows == 0 {
+			apiCfg.CostDayCacheRows = -1 // off
+		}
 		g.Go(func() error { watchPrices(gctx, prices, cfg.PriceList, cfg.PriceListWatch, log); return nil })
 		inits, err := initiatives.OpenStore(ctx, js, cfg.Streams.Replicas)
 		if err != nil {
