@@ -118,6 +118,10 @@ type Config struct {
 	// dayCache): a model then reads from ClickHouse only the days not read before and the open
 	// ones (default DefaultCostDayCacheRows; negative: off, every model reads its whole window).
 	CostDayCacheRows int
+	// CostDayCachePrefill, with CostPrewarm, reads the days of this span before today into the day
+	// cache once the default windows' models are computed, so that a model of another window in it
+	// reads no closed day from ClickHouse (default 0: none; the command's default is 365 days).
+	CostDayCachePrefill time.Duration
 	// AllowedLateness is how long after its window closes a late live event may still be counted:
 	// at least the consumers' (consumers.Rules.AllowedLateness). A day is final for the day cache
 	// once every live partition's as_of is this far past its end (default

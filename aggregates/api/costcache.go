@@ -445,7 +445,7 @@ func (s *server) defaultWindows(now time.Time) []cost.Window {
 // One nobody asked for is left to expire (TTL + stale) and then computed again: an idle process
 // computes each about every TTL + stale (10.5 minutes by default), and the first request after a quiet spell gets at worst a
 // stale model at once (refreshed in the background). One model at a time: it is background work on
-// a machine that serves requests.
+// a machine that serves requests. After the first round it prefills the day cache (prefillDays).
 func (s *server) prewarm(ctx context.Context) {
 	if s.cache.ttl < 0 || s.costs == nil {
 		return
@@ -453,6 +453,7 @@ func (s *server) prewarm(ctx context.Context) {
 	every := min(max(s.cache.ttl/4, 250*time.Millisecond), 10*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	prefilled := s.cfg.CostDayCachePrefill <= 0 || s.days.max <= 0
 	for {
 		now := s.cfg.Now()
 		for i, w := range s.defaultWindows(now) {
@@ -480,10 +481,38 @@ func (s *server) prewarm(ctx context.Context) {
 				return
 			}
 		}
+		if !prefilled && ctx.Err() == nil { // after the default windows: they come first
+			prefilled = s.prefillDays(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// prefillDays reads into the day cache the days of the last Config.CostDayCachePrefill not there
+// yet (once the default windows' models are computed; at low priority), so that a model of another
+// window in that span, and the refreshes of long ones, read no closed day from ClickHouse. It
+// reports whether it is done (false: it failed, and the next check tries again).
+func (s *server) prefillDays(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, max(s.cfg.QueryTimeout, minRefreshTimeout))
+	defer cancel()
+	if s.cfg.LowPriority != nil {
+		ctx = s.cfg.LowPriority(ctx)
+	}
+	progress, err := s.reader.LaneProgress(ctx, aggregates.Scope{All: true})
+	if err == nil {
+		to := ceil(s.cfg.Now().UTC(), window.Step1d)
+		from := window.Assign(to.Add(-s.cfg.CostDayCachePrefill), window.Step1d)
+		err = s.usageDays(ctx, from, to, progress, nil)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("day cache prefill failed", "err", err)
+		}
+		return false
+	}
+	return true
 }

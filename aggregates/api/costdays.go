@@ -88,27 +88,32 @@ func (c *dayCache) closedUntil(progress []aggregates.Progress, partitions int) t
 	return least.Add(-c.lateness)
 }
 
-// leading returns the cached days from `from` on, in order, up to the first one not cached (or to),
-// and that day: the caller reads [next, to). The cache is emptied first when the backfill lane has
-// moved since it was filled.
-func (c *dayCache) leading(from, to time.Time, backfill string) (days []*dayRows, next time.Time) {
+// get returns the cached rows of day d. The cache is emptied first when the backfill lane has moved
+// since it was filled (backfill is the caller's backfillKey).
+func (c *dayCache) get(d time.Time, backfill string) (*dayRows, bool) {
 	if c.max <= 0 {
-		return nil, from
+		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if backfill != c.backfill {
 		c.days, c.rows, c.backfill = nil, 0, backfill
 	}
-	d := from
-	for ; d.Before(to); d = d.AddDate(0, 0, 1) {
-		r, ok := c.days[d.Unix()]
-		if !ok {
-			break
+	r, ok := c.days[d.Unix()]
+	return r, ok
+}
+
+// cachedVPSRows counts the VPS rows the cache holds for the days [from, to) (a capacity hint).
+func (c *dayCache) cachedVPSRows(from, to time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+		if r, ok := c.days[d.Unix()]; ok {
+			n += len(r.vps)
 		}
-		days = append(days, r)
 	}
-	return days, d
+	return n
 }
 
 // put keeps the rows of closed day d read at backfill positions backfill, unless the cache has

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -47,34 +48,31 @@ func TestDayCacheBounds(t *testing.T) {
 	d := func(n int) time.Time { return time.Date(2026, 5, n, 0, 0, 0, 0, time.UTC) }
 	rows := func(n int) *dayRows { return &dayRows{vps: make([]cost.VPSUsage, n)} }
 	c := &dayCache{max: 10}
-	got, next := c.leading(d(1), d(5), "b1")
-	require.Empty(t, got)
-	require.Equal(t, d(1), next)
+	has := func(backfill string, days ...int) {
+		t.Helper()
+		for n := 1; n <= 5; n++ {
+			_, ok := c.get(d(n), backfill)
+			require.Equal(t, slices.Contains(days, n), ok, "day %d", n)
+		}
+	}
+	has("b1")
 	c.put(d(1), rows(4), "b1")
 	c.put(d(2), rows(4), "b1")
 	c.put(d(2), rows(1), "b1") // already there: kept as is
 	c.put(d(3), rows(0), "b0") // read at other backfill positions: not kept
-	got, next = c.leading(d(1), d(5), "b1")
-	require.Len(t, got, 2)
-	require.Equal(t, d(3), next)
+	has("b1", 1, 2)
+	require.Equal(t, 8, c.cachedVPSRows(d(1), d(5)))
+	require.Equal(t, 4, c.cachedVPSRows(d(2), d(5)))
 	c.put(d(3), rows(4), "b1") // 12 rows > 10: the oldest day goes
 	require.Equal(t, 8, c.rows)
-	got, next = c.leading(d(1), d(5), "b1")
-	require.Empty(t, got)
-	require.Equal(t, d(1), next)
-	got, next = c.leading(d(2), d(5), "b1")
-	require.Len(t, got, 2)
-	require.Equal(t, d(4), next)
+	has("b1", 2, 3)
 	c.put(d(4), rows(11), "b1") // larger than the whole cache: not kept
 	require.Equal(t, 8, c.rows)
-	got, next = c.leading(d(2), d(5), "b2") // the backfill moved: everything goes
-	require.Empty(t, got)
-	require.Equal(t, d(2), next)
+	has("b2") // the backfill moved: everything goes
 	require.Zero(t, c.rows)
 
 	off := &dayCache{max: -1}
 	off.put(d(1), rows(1), "")
-	got, next = off.leading(d(1), d(2), "")
-	require.Empty(t, got)
-	require.Equal(t, d(1), next)
+	_, ok := off.get(d(1), "")
+	require.False(t, ok)
 }

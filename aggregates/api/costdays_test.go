@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +125,10 @@ func TestCostDayCache(t *testing.T) {
 	_, reads = cachedGet(path(day(10), day(15)))
 	require.Empty(t, reads)
 	same(path(day(10), day(15)))
+	// Only the days missing are read: Feb 5-9 before the cached ones, none after.
+	_, reads = cachedGet(path(day(5), day(20)))
+	require.Equal(t, []time.Time{day(5)}, reads)
+	same(path(day(5), day(20)))
 
 	// The open day takes more usage: it shows at once.
 	st.usage(t, day(28), 0.9)
@@ -158,4 +163,31 @@ func TestCostDayCache(t *testing.T) {
 	_, reads = cachedGet(path(jan1, march1))
 	require.Empty(t, reads)
 	same(path(jan1, march1))
+}
+
+// TestCostDayCachePrefill: with the pre-warm, once the default windows' models are computed the
+// days of the prefill span missing from the day cache are read into it, so a model of another
+// window inside the span reads no closed day.
+func TestCostDayCachePrefill(t *testing.T) {
+	st := &dayStore{costStore: newCostStore()}
+	jan := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
+	for d := jan(2); d.Before(testNow); d = d.AddDate(0, 0, 1) {
+		st.usage(t, d, 0.25)
+	}
+	st.setProgress(testNow, 1) // closes every day before Mar 2
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	a := newCostAPI(t, st, api.Config{CostPrewarm: true, Background: ctx, CostDayCachePrefill: 60 * 24 * time.Hour})
+	// The default 30-day window reads Feb 1 - Mar 2 first; the prefill then reads the 30 days
+	// before (Jan 2 - Jan 31) and the open day.
+	var all []time.Time
+	require.Eventually(t, func() bool {
+		all = append(all, st.reads()...)
+		return slices.Contains(all, jan(2))
+	}, 10*time.Second, time.Millisecond, "the prefill reads Jan 2 on")
+	require.Equal(t, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), all[0], "the default window first")
+	b := a.get(t, fmt.Sprintf("/v1/vendors/compare?kind=vps&from=%s&to=%s", jan(5).Format(time.RFC3339), jan(20).Format(time.RFC3339)))
+	require.Empty(t, st.reads(), "a window inside the prefilled span reads no day")
+	plain := newCostAPI(t, st, api.Config{CostCacheTTL: -1, CostDayCacheRows: -1})
+	require.Equal(t, plain.get(t, fmt.Sprintf("/v1/vendors/compare?kind=vps&from=%s&to=%s", jan(5).Format(time.RFC3339), jan(20).Format(time.RFC3339))), b)
 }

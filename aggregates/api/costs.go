@@ -119,38 +119,14 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 			ResourceID: r.ResourceID, Kind: pricelist.ResourceKind(r.Kind), Provider: r.Provider, Region: r.Region,
 			Plan: r.Plan, Action: cost.Action(r.Action), Shared: r.Shared})
 	}
-	days := aggregates.RollupQuery{From: window.Assign(w.From, window.Step1d), To: ceil(w.To, window.Step1d), Step: window.Step1d}
-	backfill := backfillKey(progress)
-	cached, next := s.days.leading(days.From, days.To, backfill)
-	var rows int
-	for _, d := range cached {
-		rows += d.len()
-	}
-	in.VPSUsage = make([]cost.VPSUsage, 0, rows)
-	for _, d := range cached {
+	from, to := window.Assign(w.From, window.Step1d), ceil(w.To, window.Step1d)
+	in.VPSUsage = make([]cost.VPSUsage, 0, s.days.cachedVPSRows(from, to))
+	err = s.usageDays(ctx, from, to, progress, func(d *dayRows) {
 		in.VPSUsage = append(in.VPSUsage, d.vps...)
 		in.EmailUsage = append(in.EmailUsage, d.email...)
-	}
-	// The other days, a chunk at a time: the closed days of each chunk are kept as soon as it is
-	// read, so that a computation cut short (a request's timeout) leaves them for the next one.
-	closed := s.days.closedUntil(progress, s.cfg.Partitions)
-	for from := next; from.Before(days.To); from = from.AddDate(0, 0, dayReadChunk) {
-		q := days
-		q.From, q.To = from, from.AddDate(0, 0, dayReadChunk)
-		if q.To.After(days.To) {
-			q.To = days.To
-		}
-		read, err := s.readDays(ctx, q)
-		if err != nil {
-			return in, err
-		}
-		for d := range read.byDay(q.From, q.To) {
-			if !d.day.AddDate(0, 0, 1).After(closed) {
-				s.days.put(d.day, d.rows, backfill)
-			}
-		}
-		in.VPSUsage = append(in.VPSUsage, read.vps...)
-		in.EmailUsage = append(in.EmailUsage, read.email...)
+	})
+	if err != nil {
+		return in, err
 	}
 	segs, err := s.costs.SegmentHistory(ctx, all, aggregates.SegmentHistoryQuery{Until: w.To})
 	if err != nil {
@@ -163,8 +139,48 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 	return in, nil
 }
 
-// dayReadChunk is how many days costInput reads from the roll-ups at a time.
+// dayReadChunk is how many days usageDays reads from the roll-ups at a time.
 const dayReadChunk = 31
+
+// usageDays hands keep (when not nil), in day order, the daily usage of the days [from, to) as the
+// cost model reads it: a day the day cache has, from there (see dayCache; progress is the committed
+// progress read before, which decides which days are closed); a run of days it lacks, read from
+// the roll-ups a month at a time, its closed days kept in the cache as soon as they are read, so
+// that a computation cut short (a request's timeout) leaves them for the next one.
+func (s *server) usageDays(ctx context.Context, from, to time.Time, progress []aggregates.Progress, keep func(*dayRows)) error {
+	backfill := backfillKey(progress)
+	closed := s.days.closedUntil(progress, s.cfg.Partitions)
+	for d := from; d.Before(to); {
+		if r, ok := s.days.get(d, backfill); ok {
+			if keep != nil {
+				keep(r)
+			}
+			d = d.AddDate(0, 0, 1)
+			continue
+		}
+		end := d.AddDate(0, 0, 1)
+		for n := 1; n < dayReadChunk && end.Before(to); n++ {
+			if _, ok := s.days.get(end, backfill); ok {
+				break
+			}
+			end = end.AddDate(0, 0, 1)
+		}
+		read, err := s.readDays(ctx, aggregates.RollupQuery{From: d, To: end, Step: window.Step1d})
+		if err != nil {
+			return err
+		}
+		for c := range read.byDay(d, end) {
+			if !c.day.AddDate(0, 0, 1).After(closed) {
+				s.days.put(c.day, c.rows, backfill)
+			}
+		}
+		if keep != nil {
+			keep(read)
+		}
+		d = end
+	}
+	return nil
+}
 
 // readDays reads the daily VPS and email usage of the days of q from the roll-ups, in day order.
 // The ids repeat on every day: one string each (intern) is kept, not one per row.

@@ -46,6 +46,7 @@ type Config struct {
 	CostRefreshFactor float64
 	CostPrewarm       bool
 	CostDayCacheRows  int
+	CostDayPrefill    time.Duration
 
 	PostHogProjects    string // key=tenant,... (parsed into Capture.Projects)
 	PostHogForwardURL  string
@@ -142,6 +143,8 @@ func (c *Config) register(fs *flag.FlagSet, groups ...string) {
 			"keep a cost model fresh for at least this many times the time it took to compute (a long window of a large fleet is not recomputed over and over; negative: the TTL alone)")
 		fs.IntVar(&c.CostDayCacheRows, "cost-day-cache-rows", api.DefaultCostDayCacheRows,
 			"keep the daily usage rows of days that can no longer change, up to this many, so cost models read only new and open days from ClickHouse (0: off)")
+		fs.DurationVar(&c.CostDayPrefill, "cost-day-cache-prefill", 365*24*time.Hour,
+			"with --cost-cache-prewarm, read the daily usage of this span before today into the day cache once the default windows are computed (0: none)")
 		fs.BoolVar(&c.CostPrewarm, "cost-cache-prewarm", true, "compute the cost models of the default windows (last 30 days, recommendation lookback) at start and keep them fresh in the background")
 		fs.DurationVar(&c.DelayedAfter, "delayed-after", 2*time.Minute, "freshness: a pipeline whose watermark lags more than this is delayed")
 	}

@@ -242,6 +242,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, r 
 		apiCfg.CostCacheStale, apiCfg.CostPrewarm, apiCfg.Background = cfg.CostCacheStale, cfg.CostPrewarm, gctx
 		apiCfg.CostCacheRefreshFactor, apiCfg.LowPriority = cfg.CostRefreshFactor, clickhouse.LowPriority
 		apiCfg.CostDayCacheRows, apiCfg.AllowedLateness = cfg.CostDayCacheRows, cfg.Consumers.Rules.AllowedLateness
+		apiCfg.CostDayCachePrefill = cfg.CostDayPrefill
 		if cfg.CostDayCacheRows == 0 {
 			apiCfg.CostDayCacheRows = -1 // off
 		}
