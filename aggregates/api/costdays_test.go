@@ -178,13 +178,15 @@ func TestCostDayCachePrefill(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	a := newCostAPI(t, st, api.Config{CostPrewarm: true, Background: ctx, CostDayCachePrefill: 60 * 24 * time.Hour})
-	// The default 30-day window reads Feb 1 - Mar 2 first; the prefill then reads the 30 days
-	// before (Jan 2 - Jan 31) and the open day.
+	// The default 30-day window reads Feb 1 - Mar 2 first, the lookback its open day (Mar 2); the
+	// prefill then reads the 30 days before (Jan 2 - Jan 31), keeps them, and reads the open day.
 	var all []time.Time
+	march2 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	require.Eventually(t, func() bool {
 		all = append(all, st.reads()...)
-		return slices.Contains(all, jan(2))
-	}, 10*time.Second, time.Millisecond, "the prefill reads Jan 2 on")
+		i := slices.Index(all, jan(2))
+		return i >= 0 && slices.Contains(all[i+1:], march2)
+	}, 10*time.Second, time.Millisecond, "the prefill reads Jan 2 on, then the open day")
 	require.Equal(t, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), all[0], "the default window first")
 	b := a.get(t, fmt.Sprintf("/v1/vendors/compare?kind=vps&from=%s&to=%s", jan(5).Format(time.RFC3339), jan(20).Format(time.RFC3339)))
 	require.Empty(t, st.reads(), "a window inside the prefilled span reads no day")
