@@ -13,7 +13,8 @@ import (
 )
 
 // DefaultCostDayCacheRows bounds the daily usage rows the day cache keeps (Config.CostDayCacheRows):
-// a year of 20,000 resources is about 7.3M rows (about 140 bytes each).
+// a year of 20,000 resources is about 7.3M rows (64 bytes each as kept: ids as indexes, no pointers
+// for the garbage collector to scan).
 const DefaultCostDayCacheRows = 10_000_000
 
 // dayCache keeps the daily usage rows (VPS and email) of closed days, so that a cost model of any
@@ -33,24 +34,110 @@ const DefaultCostDayCacheRows = 10_000_000
 //
 // Rows are read after the progress that decides what is closed, so a cached day holds at least
 // what that progress says; identical rows in the same order as a read of the whole window, so a
-// model computed from cached days is the model computed from ClickHouse (TestDayCacheSameModel).
+// model computed from cached days is the model computed from ClickHouse (TestCostDayCache).
 type dayCache struct {
 	max      int // rows; <= 0: off
 	lateness time.Duration
 
 	mu       sync.Mutex
-	backfill string             // the backfill positions the days were read at (backfillKey)
-	days     map[int64]*dayRows // day start (Unix seconds) → its rows
-	rows     int                // rows of days
+	backfill string               // the backfill positions the days were read at (backfillKey)
+	days     map[int64]*cachedDay // day start (Unix seconds) → its rows
+	ids      *idTable             // the ids of days
+	rows     int                  // rows of days
 }
 
-// dayRows is the input of one day, in the order of the reads of a whole window.
+// dayRows is usage input of one or more days, in the order of the reads of a whole window.
 type dayRows struct {
 	vps   []cost.VPSUsage
 	email []cost.EmailUsage
 }
 
 func (d *dayRows) len() int { return len(d.vps) + len(d.email) }
+
+// cachedDay is one day's dayRows as the cache keeps them: the ids as indexes into ids, so that a
+// year of rows holds no pointer for the garbage collector to scan, and half the bytes.
+type cachedDay struct {
+	day   time.Time
+	ids   *idTable
+	vps   []cachedVPS
+	email []cachedEmail
+}
+
+func (d *cachedDay) len() int { return len(d.vps) + len(d.email) }
+
+type cachedVPS struct {
+	tenant, resource, provider, plan            uint32
+	samples                                     uint64
+	coreSeconds, cpuAvg, cpuP95, memAvg, memP95 float64
+}
+
+type cachedEmail struct {
+	tenant, ip, pool, provider                     uint32
+	sent, delivered, bounced, deferred, complained uint64
+}
+
+// idTable interns the ids of cached rows. It only grows (a cache emptied starts a new one); an
+// index handed out stays valid in every later snapshot.
+type idTable struct {
+	mu    sync.Mutex
+	ids   []string
+	index map[string]uint32
+}
+
+func newIDTable() *idTable { return &idTable{index: map[string]uint32{}} }
+
+// id returns the index of s, adding it when new. The caller holds t.mu.
+func (t *idTable) id(s string) uint32 {
+	if i, ok := t.index[s]; ok {
+		return i
+	}
+	i := uint32(len(t.ids))
+	t.ids = append(t.ids, s)
+	t.index[s] = i
+	return i
+}
+
+// snapshot returns the ids so far (indexes handed out before the call are in it).
+func (t *idTable) snapshot() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ids
+}
+
+// compact converts r, the rows of day d, to the kept form, its ids interned in t.
+func (t *idTable) compact(d time.Time, r *dayRows) *cachedDay {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := &cachedDay{day: d, ids: t, vps: make([]cachedVPS, len(r.vps)), email: make([]cachedEmail, len(r.email))}
+	for i := range r.vps {
+		u := &r.vps[i]
+		c.vps[i] = cachedVPS{tenant: t.id(u.TenantID), resource: t.id(u.ResourceID), provider: t.id(u.Provider), plan: t.id(u.Plan),
+			samples: u.Samples, coreSeconds: u.CPUCoreSeconds, cpuAvg: u.CPUAvg, cpuP95: u.CPUP95, memAvg: u.MemAvg, memP95: u.MemP95}
+	}
+	for i := range r.email {
+		u := &r.email[i]
+		c.email[i] = cachedEmail{tenant: t.id(u.TenantID), ip: t.id(u.IP), pool: t.id(u.Pool), provider: t.id(u.Provider),
+			sent: u.Sent, delivered: u.Delivered, bounced: u.Bounced, deferred: u.Deferred, complained: u.Complained}
+	}
+	return c
+}
+
+// appendTo appends the day's rows, as read, to dst.
+func (d *cachedDay) appendTo(dst *dayRows) {
+	ids := d.ids.snapshot()
+	for i := range d.vps {
+		u := &d.vps[i]
+		dst.vps = append(dst.vps, cost.VPSUsage{Day: d.day, TenantID: ids[u.tenant], ResourceID: ids[u.resource], Provider: ids[u.provider],
+			Plan: ids[u.plan], Samples: u.samples, CPUCoreSeconds: u.coreSeconds, CPUAvg: u.cpuAvg, CPUP95: u.cpuP95,
+			MemAvg: u.memAvg, MemP95: u.memP95})
+	}
+	for i := range d.email {
+		u := &d.email[i]
+		dst.email = append(dst.email, cost.EmailUsage{Day: d.day, TenantID: ids[u.tenant], IP: ids[u.ip], Pool: ids[u.pool],
+			Provider: ids[u.provider], Sent: u.sent, Delivered: u.delivered, Bounced: u.bounced, Deferred: u.deferred,
+			Complained: u.complained})
+	}
+}
 
 // backfillKey identifies the committed positions of the backfill lane in progress.
 func backfillKey(progress []aggregates.Progress) string {
@@ -90,14 +177,14 @@ func (c *dayCache) closedUntil(progress []aggregates.Progress, partitions int) t
 
 // get returns the cached rows of day d. The cache is emptied first when the backfill lane has moved
 // since it was filled (backfill is the caller's backfillKey).
-func (c *dayCache) get(d time.Time, backfill string) (*dayRows, bool) {
+func (c *dayCache) get(d time.Time, backfill string) (*cachedDay, bool) {
 	if c.max <= 0 {
 		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if backfill != c.backfill {
-		c.days, c.rows, c.backfill = nil, 0, backfill
+		c.days, c.ids, c.rows, c.backfill = nil, nil, 0, backfill
 	}
 	r, ok := c.days[d.Unix()]
 	return r, ok
@@ -123,18 +210,27 @@ func (c *dayCache) put(d time.Time, r *dayRows, backfill string) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if backfill != c.backfill {
+		c.mu.Unlock()
 		return
 	}
 	if c.days == nil {
-		c.days = map[int64]*dayRows{}
+		c.days, c.ids = map[int64]*cachedDay{}, newIDTable()
 	}
-	if _, ok := c.days[d.Unix()]; ok {
+	_, ok := c.days[d.Unix()]
+	ids := c.ids
+	c.mu.Unlock()
+	if ok {
 		return
 	}
-	c.days[d.Unix()] = r
-	c.rows += r.len()
+	day := ids.compact(d, r) // outside the cache's lock: gets go on meanwhile
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.days[d.Unix()]; ok || c.ids != ids { // put meanwhile, or emptied since
+		return
+	}
+	c.days[d.Unix()] = day
+	c.rows += day.len()
 	for c.rows > c.max {
 		oldest, first := int64(0), true
 		for k := range c.days {

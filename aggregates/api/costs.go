@@ -142,18 +142,22 @@ func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist
 // dayReadChunk is how many days usageDays reads from the roll-ups at a time.
 const dayReadChunk = 31
 
-// usageDays hands keep (when not nil), in day order, the daily usage of the days [from, to) as the
-// cost model reads it: a day the day cache has, from there (see dayCache; progress is the committed
-// progress read before, which decides which days are closed); a run of days it lacks, read from
-// the roll-ups a month at a time, its closed days kept in the cache as soon as they are read, so
-// that a computation cut short (a request's timeout) leaves them for the next one.
+// usageDays hands keep (when not nil; the rows are valid during the call only), in day order, the
+// daily usage of the days [from, to) as the cost model reads it: a day the day cache has, from there
+// (see dayCache; progress is the committed progress read before, which decides which days are
+// closed); a run of days it lacks, read from the roll-ups a month at a time, its closed days kept in
+// the cache as soon as they are read, so that a computation cut short (a request's timeout) leaves
+// them for the next one.
 func (s *server) usageDays(ctx context.Context, from, to time.Time, progress []aggregates.Progress, keep func(*dayRows)) error {
 	backfill := backfillKey(progress)
 	closed := s.days.closedUntil(progress, s.cfg.Partitions)
+	var scratch dayRows
 	for d := from; d.Before(to); {
 		if r, ok := s.days.get(d, backfill); ok {
 			if keep != nil {
-				keep(r)
+				scratch.vps, scratch.email = scratch.vps[:0], scratch.email[:0]
+				r.appendTo(&scratch)
+				keep(&scratch)
 			}
 			d = d.AddDate(0, 0, 1)
 			continue
