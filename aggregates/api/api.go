@@ -232,9 +232,10 @@ func New(cfg Config, reader Reader, log *slog.Logger, reg prometheus.Registerer)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{cfg: cfg, reader: reader, log: log, metrics: newHTTPMetrics(reg), mux: http.NewServeMux(),
+	metrics := newHTTPMetrics(reg)
+	s := &server{cfg: cfg, reader: reader, log: log, metrics: metrics, mux: http.NewServeMux(),
 		cache: modelCache{ttl: cfg.CostCacheTTL, stale: cfg.CostCacheStale, factor: max(cfg.CostCacheRefreshFactor, 0)},
-		days:  &dayCache{max: cfg.CostDayCacheRows, lateness: cfg.AllowedLateness}}
+		days:  &dayCache{max: cfg.CostDayCacheRows, lateness: cfg.AllowedLateness, gauge: metrics.costDayRows}}
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
 	s.handle("GET /openapi.json", s.openapi)

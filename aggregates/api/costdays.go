@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/aggregates/cost"
 	"github.com/spendstream/spendstream/schemas/events"
@@ -38,6 +40,7 @@ const DefaultCostDayCacheRows = 10_000_000
 type dayCache struct {
 	max      int // rows; <= 0: off
 	lateness time.Duration
+	gauge    prometheus.Gauge // rows, when set
 
 	mu       sync.Mutex
 	backfill string               // the backfill positions the days were read at (backfillKey)
@@ -185,6 +188,7 @@ func (c *dayCache) get(d time.Time, backfill string) (*cachedDay, bool) {
 	defer c.mu.Unlock()
 	if backfill != c.backfill {
 		c.days, c.ids, c.rows, c.backfill = nil, nil, 0, backfill
+		c.setGauge()
 	}
 	r, ok := c.days[d.Unix()]
 	return r, ok
@@ -240,6 +244,14 @@ func (c *dayCache) put(d time.Time, r *dayRows, backfill string) {
 		}
 		c.rows -= c.days[oldest].len()
 		delete(c.days, oldest)
+	}
+	c.setGauge()
+}
+
+// setGauge exports the rows held. The caller holds c.mu.
+func (c *dayCache) setGauge() {
+	if c.gauge != nil {
+		c.gauge.Set(float64(c.rows))
 	}
 }
 

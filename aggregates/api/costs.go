@@ -154,6 +154,7 @@ func (s *server) usageDays(ctx context.Context, from, to time.Time, progress []a
 	var scratch dayRows
 	for d := from; d.Before(to); {
 		if r, ok := s.days.get(d, backfill); ok {
+			s.metrics.costDays.WithLabelValues("cache").Inc()
 			if keep != nil {
 				scratch.vps, scratch.email = scratch.vps[:0], scratch.email[:0]
 				r.appendTo(&scratch)
@@ -173,6 +174,7 @@ func (s *server) usageDays(ctx context.Context, from, to time.Time, progress []a
 		if err != nil {
 			return err
 		}
+		s.metrics.costDays.WithLabelValues("clickhouse").Add(end.Sub(d).Hours() / 24)
 		for c := range read.byDay(d, end) {
 			if !c.day.AddDate(0, 0, 1).After(closed) {
 				s.days.put(c.day, c.rows, backfill)

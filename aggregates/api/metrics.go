@@ -10,11 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// httpMetrics are the API's request metrics, labelled by route: the ServeMux pattern that served
-// the request (for example "GET /v1/freshness", or "/" for unknown paths), never the raw path.
+// httpMetrics are the API's metrics: requests labelled by route (the ServeMux pattern that served
+// the request, for example "GET /v1/freshness", or "/" for unknown paths, never the raw path), and
+// the cost models' day cache.
 type httpMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	costDays    *prometheus.CounterVec
+	costDayRows prometheus.Gauge
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -28,10 +31,20 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Help:    "Time to serve a query API request, by route pattern.",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"route"}),
+		costDays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spendstream_cost_days_total",
+			Help: "Days of daily usage handed to cost models (and the day-cache prefill), by where they came from: cache or clickhouse.",
+		}, []string{"source"}),
+		costDayRows: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spendstream_cost_day_cache_rows",
+			Help: "Daily usage rows of final days held by the cost models' day cache.",
+		}),
 	}
 	if reg != nil {
 		m.requests = register(reg, m.requests)
 		m.duration = register(reg, m.duration)
+		m.costDays = register(reg, m.costDays)
+		m.costDayRows = register(reg, m.costDayRows)
 	}
 	return m
 }
