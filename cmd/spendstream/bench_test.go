@@ -309,6 +309,7 @@ func (r *benchRig) consumeProc(db string) *proc {
 // SPENDSTREAM_BENCH_PROFILE_DIR, when that is set.
 func profileArgs(name string) []string {
 	if dir := os.Getenv("SPENDSTREAM_BENCH_PROFILE_DIR"); dir != "" {
+		_ = os.MkdirAll(dir, 0o755) // a process that cannot create its profile does not start
 		return []string{"--cpu-profile", filepath.Join(dir, name+".pprof")}
 	}
 	return nil

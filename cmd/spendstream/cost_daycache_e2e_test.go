@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
@@ -42,16 +39,7 @@ func TestCostDayCacheBackfill(t *testing.T) {
 			e["specversion"], e["id"], e["source"], e["historical"] = "1.0", fmt.Sprintf("daycache-%d", n), "test", true
 			batch = append(batch, e)
 		}
-		body, err := json.Marshal(batch)
-		require.NoError(t, err)
-		req, err := http.NewRequest(http.MethodPost, base+"/v1/events", bytes.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+auth.DemoProducerKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+		postEvents(t, base, batch)
 		return time.Now().UTC()
 	}
 	email := func(at time.Time, sent int) map[string]any {

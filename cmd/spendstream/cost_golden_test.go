@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	phgo "github.com/posthog/posthog-go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spendstream/spendstream/aggregates/auth"
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
@@ -80,16 +78,7 @@ func TestCostGolden(t *testing.T) {
 			"complained": 0, "interval_seconds": 3600})
 	}
 	batch = append(batch, email("t-a", d.Add(10*time.Hour), 1000), email("t-b", day1.Add(10*time.Hour), 3000))
-	body, err := json.Marshal(batch)
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, base+"/v1/events", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+auth.DemoProducerKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	postEvents(t, base, batch)
 
 	// Plans through the PostHog capture endpoint, effective before the window.
 	for key, plan := range map[string]string{"phc_a": "pro", "phc_b": "free"} {

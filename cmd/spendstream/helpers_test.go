@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -82,6 +83,22 @@ var testToken = func() string {
 }()
 
 // getJSON GETs url as the test's cfo and decodes the body into out.
+// postEvents POSTs a JSON array of CloudEvents to base's /v1/events with the demo producer key and
+// requires the 202 that says JetStream has them.
+func postEvents(t testing.TB, base string, batch any) {
+	t.Helper()
+	body, err := json.Marshal(batch)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/events", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+auth.DemoProducerKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+}
+
 func getJSON(t testing.TB, url string, out any) int {
 	t.Helper()
 	return getJSONAs(t, testToken, url, out)
