@@ -156,26 +156,16 @@ func backfillKey(progress []aggregates.Progress) string {
 	return b.String()
 }
 
-// closedUntil is the end of the last day that progress closes: days ending at or before it are
-// final (see dayCache). Zero when a live partition of 0..partitions-1 has not committed an as_of.
+// closedUntil is the instant up to which progress closes days: a day ending at or before it is
+// final (see dayCache). It is the live lane's aggregated_as_of (as the freshness of a response
+// computes it) minus the lateness; zero when a live partition of 0..partitions-1 has not committed
+// an as_of.
 func (c *dayCache) closedUntil(progress []aggregates.Progress, partitions int) time.Time {
-	asOf := make(map[uint16]time.Time, partitions)
-	for _, p := range progress {
-		if p.Lane == events.LaneLive && known(p.AsOf) {
-			asOf[p.Partition] = p.AsOf
-		}
+	asOf := buildFreshness(progress, partitions, time.Time{}, 0).asOf(events.LaneLive)
+	if asOf == nil {
+		return time.Time{}
 	}
-	var least time.Time
-	for i := range partitions {
-		t, ok := asOf[uint16(i)]
-		if !ok {
-			return time.Time{}
-		}
-		if least.IsZero() || t.Before(least) {
-			least = t
-		}
-	}
-	return least.Add(-c.lateness)
+	return time.Time(*asOf).Add(-c.lateness)
 }
 
 // get returns the cached rows of day d. The cache is emptied first when the backfill lane has moved

@@ -99,14 +99,11 @@ func parseCostRequest(r *http.Request, now time.Time, extra ...string) (costRequ
 	return costRequest{window: cost.Window{From: from, To: to}, params: q}, nil
 }
 
-// costInput reads everything the model needs for w from the store. Cost data is read across
-// tenants even for a tenant-scoped caller, because a shared resource's split needs every sharer's
-// usage; handlers serve a tenant-scoped caller only its own figures (cost.Model.Tenant).
-//
-// It reads what the cost model of w needs: the inventory and segment history up to w.To and
-// the daily usage of every day overlapping w (the model ignores what lies outside). progress is the
-// committed progress read before: days it closes come from the day cache when it has them, and
-// are kept there once read (see dayCache); the others are read from ClickHouse.
+// costInput reads everything the model needs for w: the inventory and segment history up to w.To
+// and the daily usage of every day overlapping w (the model ignores what lies outside), through
+// the day cache (usageDays; progress is the committed progress read before). Cost data is read
+// across tenants even for a tenant-scoped caller, because a shared resource's split needs every
+// sharer's usage; handlers serve a tenant-scoped caller only its own figures (cost.Model.Tenant).
 func (s *server) costInput(ctx context.Context, w cost.Window, prices *pricelist.PriceList, progress []aggregates.Progress) (cost.Input, error) {
 	all := aggregates.Scope{All: true}
 	in := cost.Input{Window: w, PriceList: prices}

@@ -31,25 +31,21 @@ func TestCostDayCacheBackfill(t *testing.T) {
 
 	d := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
 	n := 0
-	post := func(events ...map[string]any) time.Time {
+	event := func(typ events.Type, at time.Time, data any) map[string]any {
+		n++
+		return historicalEvent(fmt.Sprintf("daycache-%d", n), typ, "t-a", at, data)
+	}
+	post := func(batch ...map[string]any) time.Time {
 		t.Helper()
-		var batch []map[string]any
-		for _, e := range events {
-			n++
-			e["specversion"], e["id"], e["source"], e["historical"] = "1.0", fmt.Sprintf("daycache-%d", n), "test", true
-			batch = append(batch, e)
-		}
 		postEvents(t, base, batch)
 		return time.Now().UTC()
 	}
 	email := func(at time.Time, sent int) map[string]any {
-		return map[string]any{"type": events.TypeEmailVolume, "tenantid": "t-a", "time": at.Format(time.RFC3339),
-			"data": map[string]any{"ip": "10.0.0.1", "pool": "transactional", "provider": "mailco", "sent": sent,
-				"delivered": sent, "bounced": 0, "deferred": 0, "complained": 0, "interval_seconds": 3600}}
+		return event(events.TypeEmailVolume, at, map[string]any{"ip": "10.0.0.1", "pool": "transactional", "provider": "mailco",
+			"sent": sent, "delivered": sent, "bounced": 0, "deferred": 0, "complained": 0, "interval_seconds": 3600})
 	}
-	sent := post(map[string]any{"type": events.TypeInventoryResource, "tenantid": "t-a", "time": d.Add(-24 * time.Hour).Format(time.RFC3339),
-		"data": map[string]any{"resource_id": "10.0.0.1", "kind": "ip", "provider": "mailco", "region": "eu-1",
-			"plan": "dedicated-ip", "action": "provisioned", "shared": false}},
+	sent := post(event(events.TypeInventoryResource, d.Add(-24*time.Hour), map[string]any{"resource_id": "10.0.0.1",
+		"kind": "ip", "provider": "mailco", "region": "eu-1", "plan": "dedicated-ip", "action": "provisioned", "shared": false}),
 		email(d.Add(10*time.Hour), 1000))
 	waitAggregated(t, base, sent, 60*time.Second)
 

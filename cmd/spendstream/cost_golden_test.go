@@ -44,23 +44,20 @@ func TestCostGolden(t *testing.T) {
 
 	d := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
 	n := 0
-	ev := func(typ events.Type, tenant string, at time.Time, data any) json.RawMessage {
+	ev := func(typ events.Type, tenant string, at time.Time, data any) map[string]any {
 		n++
-		b, err := json.Marshal(map[string]any{"specversion": "1.0", "id": fmt.Sprintf("golden-%d", n), "source": "test",
-			"type": typ, "time": at.Format(time.RFC3339), "tenantid": tenant, "historical": true, "data": data})
-		require.NoError(t, err)
-		return b
+		return historicalEvent(fmt.Sprintf("golden-%d", n), typ, tenant, at, data)
 	}
-	inv := func(tenant, id, kind, provider, plan string, shared bool, at time.Time) json.RawMessage {
+	inv := func(tenant, id, kind, provider, plan string, shared bool, at time.Time) map[string]any {
 		return ev(events.TypeInventoryResource, tenant, at, map[string]any{"resource_id": id, "kind": kind,
 			"provider": provider, "region": "eu-1", "plan": plan, "action": "provisioned", "shared": shared})
 	}
-	var batch []json.RawMessage
+	var batch []map[string]any
 	batch = append(batch,
 		inv("t-a", "vps-1", "vps", "acme", "small", false, d.Add(-24*time.Hour)),
 		inv("t-b", "vps-2", "vps", "acme", "big", true, d.Add(12*time.Hour)),
 		inv("t-a", "10.0.0.1", "ip", "mailco", "dedicated-ip", false, d.Add(-24*time.Hour)))
-	sample := func(tenant string, at time.Time) json.RawMessage {
+	sample := func(tenant string, at time.Time) map[string]any {
 		return ev(events.TypeVPSSample, tenant, at, map[string]any{"resource_id": "vps-2", "provider": "acme",
 			"region": "eu-1", "plan": "big", "vcpus": 4, "memory_mb": 8192, "cpu_util": 0.1, "mem_util": 0.5,
 			"interval_seconds": 60})
@@ -72,7 +69,7 @@ func TestCostGolden(t *testing.T) {
 	for i := range 20 {
 		batch = append(batch, sample("t-b", day1.Add(time.Duration(i+1)*time.Minute)))
 	}
-	email := func(tenant string, at time.Time, sent int) json.RawMessage {
+	email := func(tenant string, at time.Time, sent int) map[string]any {
 		return ev(events.TypeEmailVolume, tenant, at, map[string]any{"ip": "10.0.0.1", "pool": "transactional",
 			"provider": "mailco", "sent": sent, "delivered": sent - sent/100, "bounced": sent / 100, "deferred": 0,
 			"complained": 0, "interval_seconds": 3600})

@@ -83,6 +83,12 @@ var testToken = func() string {
 }()
 
 // getJSON GETs url as the test's cfo and decodes the body into out.
+// historicalEvent is a CloudEvent for POST /v1/events on the backfill lane ("historical": true).
+func historicalEvent(id string, typ events.Type, tenant string, at time.Time, data any) map[string]any {
+	return map[string]any{"specversion": "1.0", "id": id, "source": "test", "type": typ, "time": at.Format(time.RFC3339),
+		"tenantid": tenant, "historical": true, "data": data}
+}
+
 // postEvents POSTs a JSON array of CloudEvents to base's /v1/events with the demo producer key and
 // requires the 202 that says JetStream has them.
 func postEvents(t testing.TB, base string, batch any) {
