@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
@@ -26,13 +27,23 @@ type Store interface {
 
 // BatcherConfig tunes flushing.
 type BatcherConfig struct {
-	Lane              events.Lane
+	Lane events.Lane
+	// Wide: the owned partitions are consumed together, in stream order, by one whole-lane consumer
+	// (AddBatch's entries carry each message's partition). Then having handled stream sequence s
+	// means having handled every message of every partition up to s, so each flush commits the
+	// lane's last sequence and as_of for every partition.
+	Wide              bool
 	FlushInterval     time.Duration // time trigger
 	MaxBatchEvents    int           // size trigger
 	MaxBufferedEvents int           // Add blocks above this while a flush is pending (backpressure)
 	MinFlushGap       time.Duration // early flushes (Kick) wait this long after the previous flush
-	RetryMin          time.Duration
-	RetryMax          time.Duration
+	// CatchUpInterval replaces FlushInterval while the consumers report a backlog of at least
+	// MaxBatchEvents: then batches fill up (the size trigger flushes them), since every insert costs
+	// ClickHouse a fixed amount (new parts in every roll-up table, merges), and a commit every second
+	// would not make a lagging as_of fresh anyway.
+	CatchUpInterval time.Duration
+	RetryMin        time.Duration
+	RetryMax        time.Duration
 }
 
 func (c *BatcherConfig) setDefaults() {
@@ -40,13 +51,16 @@ func (c *BatcherConfig) setDefaults() {
 		c.FlushInterval = time.Second
 	}
 	if c.MaxBatchEvents <= 0 {
-		c.MaxBatchEvents = 50_000
+		c.MaxBatchEvents = 200_000
 	}
 	if c.MaxBufferedEvents < c.MaxBatchEvents {
 		c.MaxBufferedEvents = 4 * c.MaxBatchEvents
 	}
 	if c.MinFlushGap <= 0 {
 		c.MinFlushGap = c.FlushInterval / 2
+	}
+	if c.CatchUpInterval < c.FlushInterval {
+		c.CatchUpInterval = max(5*time.Second, c.FlushInterval)
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -98,9 +112,11 @@ type Batcher struct {
 	cur      *aggregates.Batch
 	curCount int
 	parts    map[uint16]*partition
+	wide     partition // Wide: the whole lane (seq, stored, caughtUp, upSeq)
 	flushing bool
 	gaveUp   bool
 	kick     chan struct{}
+	backlog  map[int]uint64                     // per consumer (partition or streams.AllPartitions): messages it had yet to deliver
 	counters map[events.Type]prometheus.Counter // processed, by type; guarded by mu
 }
 
@@ -119,14 +135,33 @@ func (b *Batcher) processed(t events.Type) prometheus.Counter {
 func NewBatcher(cfg BatcherConfig, store Store, committed map[uint16]aggregates.Position, owned []int, m *Metrics, log *slog.Logger) *Batcher {
 	cfg.setDefaults()
 	b := &Batcher{cfg: cfg, store: store, log: log, metrics: m, cur: aggregates.NewBatch(),
-		parts: map[uint16]*partition{}, kick: make(chan struct{}, 1), counters: map[events.Type]prometheus.Counter{}}
+		parts: map[uint16]*partition{}, kick: make(chan struct{}, 1), backlog: map[int]uint64{}, counters: map[events.Type]prometheus.Counter{}}
 	b.cond = sync.NewCond(&b.mu)
-	for _, p := range owned {
+	for i, p := range owned {
 		c := committed[uint16(p)]
 		c.Lane, c.Partition = cfg.Lane, uint16(p)
 		b.parts[uint16(p)] = &partition{seq: c.StreamSeq, committed: c}
+		if i == 0 || c.StreamSeq < b.wide.seq {
+			b.wide.seq = c.StreamSeq
+		}
 	}
 	return b
+}
+
+// StartSeq is the last stream sequence every owned partition has handled: a whole-lane consumer
+// resumes after it.
+func (b *Batcher) StartSeq() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	first := true
+	var seq uint64
+	for _, st := range b.parts {
+		if first || st.seq < seq {
+			seq = st.seq
+		}
+		first = false
+	}
+	return seq
 }
 
 // Seen returns the last handled sequence of a partition.
@@ -139,20 +174,36 @@ func (b *Batcher) Seen(p uint16) uint64 {
 	return 0
 }
 
-// Entry is one handled stream message: an event to count, or (Counted false) a message that was
-// dead-lettered and only advances the position.
-type Entry struct {
-	Seq     uint64
-	Stored  time.Time
-	Counted bool
-	Event   events.Event
-	data    events.Data // what Event's data points to when the handler decoded it
+// SeenAll fills seen[p] with the last handled sequence of every owned partition p (seen is grown
+// to the highest owned partition + 1 and returned).
+func (b *Batcher) SeenAll(seen []uint64) []uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	seen = seen[:0]
+	for p, st := range b.parts {
+		for len(seen) <= int(p) {
+			seen = append(seen, 0)
+		}
+		seen[p] = st.seq
+	}
+	return seen
 }
 
-// AddBatch applies the entries of one delivery batch of partition p, in stream order, under one
-// lock. Entries at or below the partition's last sequence are redeliveries and are ignored. It blocks
-// while the buffer is full and a flush is pending.
-func (b *Batcher) AddBatch(ctx context.Context, p uint16, entries []Entry) error {
+// Entry is one handled stream message of a partition: an event to count, or (Counted false) a
+// message that was dead-lettered or is a redelivery, and only advances the position.
+type Entry struct {
+	Partition uint16
+	Seq       uint64
+	Stored    time.Time
+	Counted   bool
+	Event     events.Event
+	data      events.Data // what Event's data points to when the handler decoded it
+}
+
+// AddBatch applies the entries of one delivery batch, in stream order, under one lock. Entries at
+// or below their partition's last sequence are redeliveries and are ignored. It blocks while the
+// buffer is full and a flush is pending.
+func (b *Batcher) AddBatch(ctx context.Context, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -175,7 +226,7 @@ func (b *Batcher) AddBatch(ctx context.Context, p uint16, entries []Entry) error
 	}
 	for i := range entries {
 		e := &entries[i]
-		st, err := b.advance(p, e.Seq, e.Stored)
+		st, err := b.advance(e.Partition, e.Seq, e.Stored)
 		if err != nil {
 			flushRun()
 			return err
@@ -200,6 +251,25 @@ func (b *Batcher) AddBatch(ctx context.Context, p uint16, entries []Entry) error
 	return nil
 }
 
+// Backlog records how many messages consumer c (a partition, or streams.AllPartitions) had yet to
+// deliver after its latest delivery.
+func (b *Batcher) Backlog(c int, pending uint64) {
+	b.mu.Lock()
+	b.backlog[c] = pending
+	b.mu.Unlock()
+}
+
+// catchingUp reports whether the consumers' backlog holds at least a full batch.
+func (b *Batcher) catchingUp() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var n uint64
+	for _, v := range b.backlog {
+		n += v
+	}
+	return n >= uint64(b.cfg.MaxBatchEvents)
+}
+
 // Kick asks for a flush before the next tick (at most one per MinFlushGap).
 func (b *Batcher) Kick() {
 	select {
@@ -213,6 +283,9 @@ func (b *Batcher) advance(p uint16, seq uint64, stored time.Time) (*partition, e
 	if st == nil {
 		return nil, fmt.Errorf("partition %d is not owned by this batcher", p)
 	}
+	if b.cfg.Wide && seq > b.wide.seq {
+		b.wide.seq, b.wide.stored = seq, stored
+	}
 	if seq <= st.seq {
 		return nil, nil
 	}
@@ -220,12 +293,22 @@ func (b *Batcher) advance(p uint16, seq uint64, stored time.Time) (*partition, e
 	return st, nil
 }
 
-// Probe records a consumer-info reading taken at time at: when nothing is pending and everything
-// delivered has been handled, every message stored before at is handled.
-func (b *Batcher) Probe(p uint16, at time.Time, pending, deliveredSeq uint64) {
+// Probe records a consumer-info reading of partition p (streams.AllPartitions: of the whole-lane
+// consumer) taken at time at: when nothing is pending and everything delivered has been handled,
+// every message stored before at is handled.
+func (b *Batcher) Probe(p int, at time.Time, pending, deliveredSeq uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	st := b.parts[p]
+	if _, ok := b.backlog[p]; ok || pending > 0 {
+		b.backlog[p] = pending
+	}
+	if p == streams.AllPartitions {
+		if b.cfg.Wide && pending == 0 && deliveredSeq <= b.wide.seq {
+			b.wide.caughtUp, b.wide.upSeq = at, b.wide.seq
+		}
+		return
+	}
+	st := b.parts[uint16(p)]
 	if st == nil || pending != 0 || deliveredSeq > st.seq {
 		return
 	}
@@ -238,7 +321,7 @@ func (b *Batcher) Probe(p uint16, at time.Time, pending, deliveredSeq uint64) {
 func (b *Batcher) Run(ctx context.Context, stop <-chan struct{}) error {
 	t := time.NewTicker(b.cfg.FlushInterval)
 	defer t.Stop()
-	var last time.Time
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -246,6 +329,9 @@ func (b *Batcher) Run(ctx context.Context, stop <-chan struct{}) error {
 		case <-stop:
 			return nil
 		case <-t.C:
+			if b.catchingUp() && time.Since(last) < b.cfg.CatchUpInterval {
+				continue // the size trigger flushes
+			}
 		case <-b.kick:
 			// Caught up or a full batch: flush early, but keep inserts at most one per gap.
 			if wait := b.cfg.MinFlushGap - time.Since(last); wait > 0 {
@@ -281,12 +367,19 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	}
 	snap := b.cur
 	for p, st := range b.parts {
-		asOf := st.asOf()
-		if st.seq == st.committed.StreamSeq && !asOf.After(st.committed.AsOf) {
+		seq, asOf := st.seq, st.asOf()
+		if b.cfg.Wide {
+			// Every message of the lane up to wide.seq is handled, this partition's included.
+			seq = max(seq, b.wide.seq)
+			if t := b.wide.asOf(); t.After(asOf) {
+				asOf = t
+			}
+		}
+		if seq == st.committed.StreamSeq && !asOf.After(st.committed.AsOf) {
 			continue
 		}
 		snap.Positions = append(snap.Positions, aggregates.Position{Lane: b.cfg.Lane, Partition: p,
-			StreamSeq: st.seq, AsOf: asOf, Events: st.events})
+			StreamSeq: seq, AsOf: asOf, Events: st.events})
 		st.events = 0
 	}
 	if len(snap.Positions) == 0 {

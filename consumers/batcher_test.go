@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spendstream/spendstream/aggregates"
+	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 )
 
@@ -71,12 +72,12 @@ func (s *memStore) AwaitInflightWrites(context.Context) error { return nil }
 // Add and Skip feed one message at a time through AddBatch, reporting false for a redelivery.
 func (b *Batcher) Add(ctx context.Context, p uint16, seq uint64, stored time.Time, ev *events.Event) (bool, error) {
 	fresh := seq > b.Seen(p)
-	return fresh, b.AddBatch(ctx, p, []Entry{{Seq: seq, Stored: stored, Counted: true, Event: *ev}})
+	return fresh, b.AddBatch(ctx, []Entry{{Partition: p, Seq: seq, Stored: stored, Counted: true, Event: *ev}})
 }
 
 func (b *Batcher) Skip(p uint16, seq uint64, stored time.Time) (bool, error) {
 	fresh := seq > b.Seen(p)
-	return fresh, b.AddBatch(context.Background(), p, []Entry{{Seq: seq, Stored: stored}})
+	return fresh, b.AddBatch(context.Background(), []Entry{{Partition: p, Seq: seq, Stored: stored}})
 }
 
 func mail(sent uint64) *events.Event {
@@ -153,6 +154,102 @@ func TestBatcherProbeAdvancesIdleWatermark(t *testing.T) {
 	require.NoError(t, b.Flush(context.Background()))
 	require.Equal(t, at.Add(3*time.Minute), s.positions[0].AsOf, "rounded down to the second")
 	require.Equal(t, at.Add(3*time.Minute), s.positions[1].AsOf)
+}
+
+// TestBatcherWide: one whole-lane consumer feeds every partition in stream order. Resuming after
+// per-partition consumers (positions apart), it starts at the lowest position and counts each
+// message once by its own partition's position; every flush then commits the lane's last sequence
+// and as_of for every partition, which a later per-partition consumer resumes from.
+func TestBatcherWide(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore()
+	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	b := NewBatcher(BatcherConfig{Lane: events.LaneLive, Wide: true, RetryMin: time.Millisecond, RetryMax: time.Millisecond},
+		s, map[uint16]aggregates.Position{0: {StreamSeq: 100, AsOf: t0}, 1: {StreamSeq: 150, AsOf: t0.Add(time.Minute)}},
+		[]int{0, 1, 2}, NewMetrics(nil), quietLog())
+	require.Equal(t, uint64(0), b.StartSeq(), "partition 2 has no position: from the start")
+
+	b = NewBatcher(BatcherConfig{Lane: events.LaneLive, Wide: true, RetryMin: time.Millisecond, RetryMax: time.Millisecond},
+		s, map[uint16]aggregates.Position{0: {StreamSeq: 100, AsOf: t0}, 1: {StreamSeq: 150, AsOf: t0.Add(time.Minute)}},
+		[]int{0, 1}, NewMetrics(nil), quietLog())
+	require.Equal(t, uint64(100), b.StartSeq())
+	require.Equal(t, []uint64{100, 150}, b.SeenAll(nil))
+	at := func(seq uint64) time.Time { return t0.Add(time.Duration(seq) * time.Second) }
+	entry := func(p uint16, seq uint64, sent uint64) Entry {
+		return Entry{Partition: p, Seq: seq, Stored: at(seq), Counted: true, Event: *mail(sent)}
+	}
+	require.NoError(t, b.AddBatch(ctx, []Entry{
+		entry(1, 120, 1000), // partition 1 committed it already
+		entry(0, 130, 1),
+		entry(1, 160, 10),
+		entry(0, 170, 100),
+		entry(0, 165, 1000), // a redelivery
+	}))
+	require.NoError(t, b.Flush(ctx))
+	require.Equal(t, uint64(111), s.sent)
+	for p, events := range map[uint16]uint64{0: 2, 1: 1} {
+		require.Equal(t, uint64(170), s.positions[p].StreamSeq, "p%d: every message up to 170 is handled", p)
+		require.Equal(t, at(170), s.positions[p].AsOf, "p%d", p)
+		require.Equal(t, events, s.positions[p].Events, "p%d", p)
+	}
+
+	// Messages of partition 1 only: partition 0 moves along.
+	require.NoError(t, b.AddBatch(ctx, []Entry{entry(1, 180, 1)}))
+	b.Probe(streams.AllPartitions, at(200), 0, 181) // delivered one not handled yet: no claim
+	require.NoError(t, b.Flush(ctx))
+	require.Equal(t, uint64(180), s.positions[0].StreamSeq)
+	require.Equal(t, at(180), s.positions[0].AsOf)
+	require.Zero(t, s.positions[0].Events, "no new events of partition 0 (positions carry counts since the last flush)")
+
+	// Caught up: both partitions' as_of moves to the probe's time.
+	b.Probe(streams.AllPartitions, at(300), 0, 180)
+	require.NoError(t, b.Flush(ctx))
+	require.Equal(t, at(300), s.positions[0].AsOf)
+	require.Equal(t, at(300), s.positions[1].AsOf)
+	writes := s.writes
+	require.NoError(t, b.Flush(ctx))
+	require.Equal(t, writes, s.writes, "nothing new: no write")
+}
+
+// TestBatcherCatchUp: while the consumers report a backlog of a full batch or more, the time
+// trigger waits for the catch-up interval and the size trigger flushes; without one, the flush
+// interval holds again.
+func TestBatcherCatchUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newMemStore()
+	b := NewBatcher(BatcherConfig{Lane: events.LaneLive, FlushInterval: 5 * time.Millisecond, MinFlushGap: time.Millisecond,
+		CatchUpInterval: time.Hour, MaxBatchEvents: 10}, s, nil, []int{0, 1}, NewMetrics(nil), quietLog())
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, stop) }()
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	written := func() uint64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.sent
+	}
+
+	b.Backlog(0, 6)
+	b.Probe(1, at, 4, 0) // with partition 1's: a full batch waiting
+	_, err := b.Add(ctx, 0, 1, at, mail(1))
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+	require.Zero(t, written(), "catching up: no flush by time")
+	for seq := uint64(2); seq <= 10; seq++ {
+		_, err := b.Add(ctx, 0, seq, at, mail(1))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return written() == 10 }, 5*time.Second, time.Millisecond, "a full batch is flushed")
+
+	_, err = b.Add(ctx, 0, 11, at, mail(1))
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, uint64(10), written())
+	b.Backlog(0, 0) // 4 left in partition 1: less than a batch
+	require.Eventually(t, func() bool { return written() == 11 }, 5*time.Second, time.Millisecond, "the flush interval holds again")
+	close(stop)
+	require.NoError(t, <-done)
 }
 
 func TestBatcherRetriesAndDetectsCommittedAfterLostAnswer(t *testing.T) {

@@ -46,8 +46,8 @@ func DefaultConfig() Config {
 		InstanceCount:     1,
 		Lanes:             []events.Lane{events.LaneLive, events.LaneBackfill, events.LanePostHog},
 		FlushInterval:     time.Second,
-		MaxBatchEvents:    50_000,
-		MaxBufferedEvents: 200_000,
+		MaxBatchEvents:    200_000,
+		MaxBufferedEvents: 400_000,
 		Rules: Rules{Limits: events.DefaultLimits(), AllowedLateness: window.DefaultAllowedLateness,
 			BackfillMaxAge: 400 * 24 * time.Hour, PostHogMaxAge: 400 * 24 * time.Hour,
 			Segments: posthog.DefaultSegmentRules()},
@@ -70,6 +70,19 @@ func (c Config) Validate() error {
 		return errors.New("allowed lateness must be positive")
 	}
 	return nil
+}
+
+// Wide reports whether this instance consumes whole lanes: a single instance owns every partition
+// and reads each lane through one unfiltered consumer, which costs the broker less per message than
+// a filtered consumer per partition.
+func (c Config) Wide() bool { return c.InstanceCount == 1 }
+
+// units are the consumers of a lane this instance runs: streams.AllPartitions, or its partitions.
+func (c Config) units() []int {
+	if c.Wide() {
+		return []int{streams.AllPartitions}
+	}
+	return c.Owned()
 }
 
 // Owned lists the partitions of this instance.
@@ -156,15 +169,29 @@ func (c *Consumer) runOnce(parent context.Context) error {
 		if err != nil {
 			return err
 		}
-		b := NewBatcher(BatcherConfig{Lane: lane, FlushInterval: c.cfg.FlushInterval, MaxBatchEvents: c.cfg.MaxBatchEvents,
-			MaxBufferedEvents: c.cfg.MaxBufferedEvents}, c.store, committed, c.cfg.Owned(), c.metrics, c.log)
+		b := NewBatcher(BatcherConfig{Lane: lane, Wide: c.cfg.Wide(), FlushInterval: c.cfg.FlushInterval,
+			MaxBatchEvents: c.cfg.MaxBatchEvents, MaxBufferedEvents: c.cfg.MaxBufferedEvents},
+			c.store, committed, c.cfg.Owned(), c.metrics, c.log)
 		batchers[lane] = b
-		for _, p := range c.cfg.Owned() {
-			if _, err := streams.ResetConsumer(ctx, js, c.cfg.Streams, lane, p, committed[uint16(p)].StreamSeq); err != nil {
+		// The consumers of the other kind, left by a run with another instance count, go: their
+		// positions live on in ClickHouse, which both kinds resume from.
+		others := []string{streams.ConsumerName(lane, streams.AllPartitions)}
+		if c.cfg.Wide() {
+			others = streams.ConsumerNames(c.cfg.Streams, lane)[1:]
+		}
+		if err := streams.DeleteConsumers(ctx, js, lane, others...); err != nil {
+			return err
+		}
+		for _, p := range c.cfg.units() {
+			start := b.StartSeq()
+			if p != streams.AllPartitions {
+				start = committed[uint16(p)].StreamSeq
+			}
+			if _, err := streams.ResetConsumer(ctx, js, c.cfg.Streams, lane, p, start); err != nil {
 				return err
 			}
-			// Each partition pulls over its own connection, so message parsing (one read loop
-			// per connection) spreads over the cores.
+			// Each consumer pulls over its own connection, so message parsing (one read loop per
+			// connection) spreads over the cores.
 			nc, err := c.connect(fmt.Sprintf("spendstream-%s", streams.ConsumerName(lane, p)))
 			if err != nil {
 				return fmt.Errorf("connect nats: %w", err)
@@ -222,7 +249,7 @@ func (c *Consumer) addHandler(router *message.Router, js jetstream.JetStream, nc
 	rewind context.CancelCauseFunc) {
 	name := streams.ConsumerName(lane, p)
 	sub := newJSSubscriber(nc, streams.StreamName(lane), name, 2*c.cfg.PullBatch, c.log)
-	h := &handler{lane: lane, partition: uint16(p), rules: c.cfg.Rules, batcher: b, js: js,
+	h := &handler{lane: lane, partition: p, streams: c.cfg.Streams, rules: c.cfg.Rules, batcher: b, js: js,
 		metrics: c.metrics, log: c.log, rewind: rewind}
 	router.AddConsumerHandler(name, streams.StreamName(lane), sub, h.Handle)
 }
@@ -249,6 +276,15 @@ func (c *Consumer) positions(ctx context.Context, lane events.Lane) (map[uint16]
 	}
 }
 
+// partitionLabel is the metrics label of a consumer's partition: its number, or "all" for a
+// whole-lane consumer.
+func partitionLabel(p int) string {
+	if p == streams.AllPartitions {
+		return "all"
+	}
+	return itoa(p)
+}
+
 // probe reads consumer info periodically: the pending counts are the lag metrics, and a caught-up
 // consumer lets the watermark advance while no events arrive.
 func (c *Consumer) probe(ctx context.Context, parts []lanePart, batchers map[events.Lane]*Batcher) {
@@ -269,10 +305,10 @@ func (c *Consumer) probe(ctx context.Context, parts []lanePart, batchers map[eve
 				}
 				continue
 			}
-			ps := itoa(lp.partition)
+			ps := partitionLabel(lp.partition)
 			c.metrics.pending.WithLabelValues(string(lp.lane), ps).Set(float64(info.NumPending))
 			c.metrics.ackPending.WithLabelValues(string(lp.lane), ps).Set(float64(info.NumAckPending))
-			batchers[lp.lane].Probe(uint16(lp.partition), at, info.NumPending, info.Delivered.Stream)
+			batchers[lp.lane].Probe(lp.partition, at, info.NumPending, info.Delivered.Stream)
 		}
 		for lane, b := range batchers {
 			c.metrics.buffered.WithLabelValues(string(lane)).Set(float64(b.Buffered()))

@@ -35,11 +35,14 @@ type Rules struct {
 	Segments        posthog.SegmentRules
 }
 
-// handler rolls up the batches of one lane partition. The subscriber hands it one batch at a time
-// (the next only after the previous was acked), so the partition is processed in stream order.
+// handler rolls up the batches of one consumer: of a lane partition, or of the whole lane
+// (partition streams.AllPartitions: each message's partition is read from its subject). The
+// subscriber hands it one batch at a time (the next only after the previous was acked), so messages
+// are processed in stream order.
 type handler struct {
 	lane      events.Lane
-	partition uint16
+	partition int
+	streams   streams.Config
 	rules     Rules
 	batcher   *Batcher
 	js        jetstream.JetStream
@@ -47,7 +50,8 @@ type handler struct {
 	log       *slog.Logger
 	rewind    context.CancelCauseFunc
 	lastCons  atomic.Uint64
-	entries   []Entry // reused between batches
+	entries   []Entry  // reused between batches
+	seen      []uint64 // per partition, reused between batches
 }
 
 // Handle is the Watermill handler. It returns nil once the effect of every message of the batch is
@@ -65,16 +69,22 @@ func (h *handler) Handle(msg *message.Message) error {
 }
 
 func (h *handler) handle(msg *message.Message) error {
-	seen := h.batcher.Seen(h.partition)
+	wide := h.partition == streams.AllPartitions
+	if wide {
+		h.seen = h.batcher.SeenAll(h.seen)
+	} else {
+		h.seen = append(h.seen[:0], h.batcher.Seen(uint16(h.partition)))
+	}
 	h.entries = h.entries[:0]
 	caughtUp := false
+	var pending uint64
 	for rest := msg.Payload; len(rest) > 0; {
 		var f frame
 		var err error
 		if f, rest, err = nextFrame(rest); err != nil {
 			return err
 		}
-		caughtUp = f.pending == 0
+		caughtUp, pending = f.pending == 0, f.pending
 		// Every delivery increments the consumer sequence. A jump means a delivery never reached
 		// us (e.g. dropped by a slow client); going on could skip that message.
 		if prev := h.lastCons.Swap(f.consumerSeq); prev != 0 && f.consumerSeq != prev+1 {
@@ -83,14 +93,27 @@ func (h *handler) handle(msg *message.Message) error {
 		if f.streamSeq == 0 {
 			return errors.New("message without jetstream metadata")
 		}
-		if f.streamSeq <= seen {
+		p, k := h.partition, 0
+		if wide {
+			p = streams.PartitionOf(h.streams, h.lane, f.subject)
+			k = p
+		}
+		if k >= len(h.seen) {
+			return fmt.Errorf("message of partition %d, which this consumer does not own", p)
+		}
+		stored := time.Unix(0, f.storedNanos).UTC()
+		if f.streamSeq <= h.seen[k] {
 			h.metrics.redelivered.WithLabelValues(string(h.lane)).Inc()
+			if wide {
+				// Not counted again, but the lane's position moves past it.
+				e := h.nextEntry()
+				e.Partition, e.Seq, e.Stored = uint16(p), f.streamSeq, stored
+			}
 			continue
 		}
-		seen = f.streamSeq
-		stored := time.Unix(0, f.storedNanos).UTC()
+		h.seen[k] = f.streamSeq
 		e := h.nextEntry()
-		e.Seq, e.Stored = f.streamSeq, stored
+		e.Partition, e.Seq, e.Stored = uint16(p), f.streamSeq, stored
 		// The event borrows from the payload and from e: both stay as they are until the batch
 		// was added (AddEvent copies what it keeps), which is before the ack.
 		ev, cerr := h.check(f.data, f.subject, stored, &e.data)
@@ -103,9 +126,10 @@ func (h *handler) handle(msg *message.Message) error {
 			e.Counted = true
 		}
 	}
-	if err := h.batcher.AddBatch(msg.Context(), h.partition, h.entries); err != nil {
+	if err := h.batcher.AddBatch(msg.Context(), h.entries); err != nil {
 		return err
 	}
+	h.batcher.Backlog(h.partition, pending)
 	if caughtUp {
 		h.batcher.Kick() // caught up: commit now rather than at the next tick
 	}
@@ -125,7 +149,7 @@ func (h *handler) nextEntry() *Entry {
 		h.entries = h.entries[:n+1]
 	}
 	e := &h.entries[n]
-	e.Seq, e.Stored, e.Counted, e.Event = 0, time.Time{}, false, events.Event{}
+	e.Partition, e.Seq, e.Stored, e.Counted, e.Event = 0, 0, time.Time{}, false, events.Event{}
 	return e
 }
 

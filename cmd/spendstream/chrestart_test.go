@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -64,14 +65,21 @@ func (s *chPrivate) run(t *testing.T, command string) {
 	t.Logf("clickhouse.sh %s took %s: %s", command, took.Round(time.Millisecond), strings.TrimSpace(string(out)))
 }
 
-// liveConsumers reads the consumer info of every live-lane partition: the highest stream sequence
-// delivered, and the pending counts summed over the partitions.
+// liveConsumers reads the consumer info of the live lane's roll-up consumers (whole-lane or per
+// partition, whichever exist): the highest stream sequence delivered, and the pending counts summed.
 func liveConsumers(ctx context.Context, js jetstream.JetStream, partitions int) (delivered, pending, ackPending uint64, err error) {
-	for p := 0; p < partitions; p++ {
-		c, err := js.Consumer(ctx, streams.StreamLive, streams.ConsumerName(events.LaneLive, p))
+	scfg := streams.DefaultConfig()
+	scfg.Partitions = partitions
+	found := false
+	for _, name := range streams.ConsumerNames(scfg, events.LaneLive) {
+		c, err := js.Consumer(ctx, streams.StreamLive, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
 		if err != nil {
 			return 0, 0, 0, err
 		}
+		found = true
 		info, err := c.Info(ctx)
 		if err != nil {
 			return 0, 0, 0, err
@@ -79,6 +87,9 @@ func liveConsumers(ctx context.Context, js jetstream.JetStream, partitions int) 
 		delivered = max(delivered, info.Delivered.Stream)
 		pending += info.NumPending
 		ackPending += uint64(info.NumAckPending)
+	}
+	if !found {
+		return 0, 0, 0, jetstream.ErrConsumerNotFound
 	}
 	return delivered, pending, ackPending, nil
 }

@@ -39,20 +39,25 @@ func TestConsumerCrashExactlyOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		instances int
+		rescale   bool
 		minKills  int
 	}{
 		{name: "two_instances", instances: 2, minKills: 10},
 		{name: "one_instance", instances: 1, minKills: 10},
+		// Every crash kills all instances and starts the other deployment: one instance (whole-lane
+		// consumers) after two (per-partition consumers) and back, both resuming from the positions
+		// the other committed.
+		{name: "rescale_one_two", instances: 1, rescale: true, minKills: 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seed := time.Now().UnixNano()
 			t.Logf("seed %d, fence %v", seed, fence)
-			runCrashFlow(t, bin, chAddr, tc.instances, tc.minKills, seed, fence)
+			runCrashFlow(t, bin, chAddr, tc.instances, tc.rescale, tc.minKills, seed, fence)
 		})
 	}
 }
 
-func runCrashFlow(t *testing.T, bin, chAddr string, instances, minKills int, seed int64, fence bool) {
+func runCrashFlow(t *testing.T, bin, chAddr string, instances int, rescale bool, minKills int, seed int64, fence bool) {
 	const partitions = 4
 	const publishFor = 16 * time.Second
 	start := time.Now()
@@ -78,10 +83,20 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances, minKills int, see
 	d := newChaosDataset(seed, time.Second)
 	t.Logf("dataset: %d items, %d distinct events to count, %d malformed", len(d.items), d.truth.counted, d.malformed)
 
-	procs := make([]*chaosProc, instances)
-	for i := range procs {
-		procs[i] = newChaosProc(t, fmt.Sprintf("consume-%d", i), bin, chaosConsumeArgs(emb.URL(), chAddr, db, partitions, i, instances)...)
-		procs[i].start()
+	deployment := func(n int) []*chaosProc {
+		ps := make([]*chaosProc, n)
+		for i := range ps {
+			ps[i] = newChaosProc(t, fmt.Sprintf("consume-%d-of-%d", i, n), bin, chaosConsumeArgs(emb.URL(), chAddr, db, partitions, i, n)...)
+		}
+		return ps
+	}
+	procs := deployment(instances)
+	other := procs // rescale: the deployment started after the next crash
+	if rescale {
+		other = deployment(3 - instances)
+	}
+	for _, p := range procs {
+		p.start()
 	}
 	requireAlive := func() {
 		t.Helper()
@@ -95,7 +110,7 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances, minKills int, see
 
 	// Kill an instance at random every 0.3–1.5 s while the publisher runs, and restart it at once.
 	const maxKills = 60
-	kills := make([]int, instances)
+	kills := make([]int, max(len(procs), len(other)))
 	total, aimed, hit := 0, 0, 0
 	var midInsert atomic.Int32
 	var checks sync.WaitGroup
@@ -123,7 +138,13 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances, minKills int, see
 				hit++
 			}
 		}
-		procs[i].kill()
+		if rescale {
+			for _, p := range procs {
+				p.kill()
+			}
+		} else {
+			procs[i].kill()
+		}
 		// Which INSERTs did the server still run once the process was gone (with two instances,
 		// some may be the other instance's)? Asked off the restart path, so as not to delay it,
 		// unless the fence is on.
@@ -141,7 +162,14 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances, minKills int, see
 				}
 			}()
 		}
-		procs[i].start()
+		if rescale {
+			procs, other = other, procs
+			for _, p := range procs {
+				p.start()
+			}
+		} else {
+			procs[i].start()
+		}
 		kills[i]++
 		total++
 	}
@@ -178,6 +206,9 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances, minKills int, see
 
 	for _, p := range procs {
 		require.NoError(t, p.stop(30*time.Second), p.name)
+	}
+	if rescale {
+		instances = len(procs) // the deployment that caught up
 	}
 	t.Logf("%d instance(s), %d kills: %d VPS samples, %d messages sent, %d events, %d dead letters, all equal to the ground truth; took %s",
 		instances, total, samples, sent, counted, n, time.Since(start).Round(time.Millisecond))

@@ -390,9 +390,9 @@ func consumerLag(js jetstream.JetStream, cfg Config) func(context.Context) map[s
 	return func(ctx context.Context) map[string]uint64 {
 		out := map[string]uint64{}
 		for _, lane := range cfg.Consumers.Lanes {
-			for p := 0; p < cfg.Streams.Partitions; p++ {
-				c, err := js.Consumer(ctx, streams.StreamName(lane), streams.ConsumerName(lane, p))
-				if err != nil {
+			for _, name := range streams.ConsumerNames(cfg.Streams, lane) {
+				c, err := js.Consumer(ctx, streams.StreamName(lane), name)
+				if err != nil { // a consumer of the kind this deployment does not use
 					continue
 				}
 				info, err := c.Info(ctx)

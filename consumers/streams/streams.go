@@ -5,6 +5,7 @@
 package streams
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -94,17 +95,67 @@ func StreamName(l events.Lane) string {
 	return StreamLive
 }
 
-// ConsumerName is the durable consumer of a lane partition.
+// AllPartitions names the consumer of a whole lane: one unfiltered consumer that delivers every
+// partition in stream order. A single consumer instance uses it; filtered per-partition consumers
+// are for instances that share a lane, and cost the broker more per message (each scans the stream
+// for its own subjects).
+const AllPartitions = -1
+
+// ConsumerName is the durable consumer of a lane partition, or of the whole lane (AllPartitions).
 func ConsumerName(l events.Lane, partition int) string {
+	if partition == AllPartitions {
+		return "rollup-" + string(l)
+	}
 	return fmt.Sprintf("rollup-%s-p%d", l, partition)
 }
 
-// FilterSubject selects one partition of a lane as stored (the transform appends the partition).
+// ConsumerNames lists every roll-up consumer a lane may have: the whole-lane one, then one per
+// partition. Only one kind exists at a time.
+func ConsumerNames(c Config, l events.Lane) []string {
+	out := []string{ConsumerName(l, AllPartitions)}
+	for p := range c.Partitions {
+		out = append(out, ConsumerName(l, p))
+	}
+	return out
+}
+
+// FilterSubject selects one partition of a lane as stored (the transform appends the partition);
+// for AllPartitions it is empty: the whole stream.
 func FilterSubject(c Config, l events.Lane, partition int) string {
-	if c.Partitions == 1 {
+	switch {
+	case partition == AllPartitions:
+		return ""
+	case c.Partitions == 1:
 		return l.SubjectPrefix() + ".*.*.*"
 	}
 	return fmt.Sprintf("%s.*.*.*.%d", l.SubjectPrefix(), partition)
+}
+
+// PartitionOf returns the partition of a message of lane l as stored: the token the subject
+// transform appends to <prefix>.<type>.<type>.<tenant>. A subject without it (one partition, or a
+// message stored before partitions were configured) is in partition 0, and a partition at or above
+// the configured count (the count was lowered) is folded into range: every message belongs to
+// exactly one partition, so its position accounts for it once.
+func PartitionOf(c Config, l events.Lane, subject []byte) int {
+	if c.Partitions == 1 {
+		return 0
+	}
+	rest, ok := bytes.CutPrefix(subject, []byte(l.SubjectPrefix()+"."))
+	if !ok || bytes.Count(rest, []byte{'.'}) != 3 {
+		return 0
+	}
+	token := rest[bytes.LastIndexByte(rest, '.')+1:]
+	if len(token) == 0 || len(token) > 9 {
+		return 0
+	}
+	p := 0
+	for _, ch := range token {
+		if ch < '0' || ch > '9' {
+			return 0
+		}
+		p = 10*p + int(ch-'0')
+	}
+	return p % c.Partitions
 }
 
 func streamConfig(c Config, l events.Lane) jetstream.StreamConfig {
@@ -165,16 +216,20 @@ func Provision(ctx context.Context, js jetstream.JetStream, c Config) error {
 	return nil
 }
 
-// ResetConsumer (re)creates the durable pull consumer of a lane partition so that it delivers from
-// the message after committed (the stream sequence whose effect ClickHouse holds). A consumer's
-// deliver policy cannot be updated, so an existing one is deleted first; only the partition's owner
-// may call this.
+// ResetConsumer (re)creates the durable pull consumer of a lane partition (or of the whole lane,
+// AllPartitions) so that it delivers from the message after committed (the stream sequence whose
+// effect ClickHouse holds). A consumer's deliver policy cannot be updated, so an existing one is
+// deleted first; only the partition's owner may call this.
 func ResetConsumer(ctx context.Context, js jetstream.JetStream, c Config, l events.Lane, partition int, committed uint64) (jetstream.Consumer, error) {
 	name := ConsumerName(l, partition)
 	stream := StreamName(l)
+	desc := fmt.Sprintf("spendstream roll-up, %s lane partition %d", l, partition)
+	if partition == AllPartitions {
+		desc = fmt.Sprintf("spendstream roll-up, %s lane, all partitions", l)
+	}
 	cc := jetstream.ConsumerConfig{
 		Durable:       name,
-		Description:   fmt.Sprintf("spendstream roll-up, %s lane partition %d", l, partition),
+		Description:   desc,
 		FilterSubject: FilterSubject(c, l, partition),
 		AckPolicy:     jetstream.AckAllPolicy, // a batch is acked by its last message
 		AckWait:       c.AckWait,
@@ -207,6 +262,18 @@ func ResetConsumer(ctx context.Context, js jetstream.JetStream, c Config, l even
 		}
 	}
 	return nil, err
+}
+
+// DeleteConsumers deletes the named consumers of a lane where they exist: the roll-up consumers of
+// the other kind after an instance count change (a single instance consumes whole lanes, several
+// share partitions).
+func DeleteConsumers(ctx context.Context, js jetstream.JetStream, l events.Lane, names ...string) error {
+	for _, name := range names {
+		if err := js.DeleteConsumer(ctx, StreamName(l), name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("delete consumer %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // DeadLetterSubject is where a rejected event of a lane goes.

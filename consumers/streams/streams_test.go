@@ -129,6 +129,7 @@ func TestNames(t *testing.T) {
 	require.Equal(t, "BACKFILL", StreamName(events.LaneBackfill))
 	require.Equal(t, "rollup-live-p0", ConsumerName(events.LaneLive, 0))
 	require.Equal(t, "rollup-backfill-p3", ConsumerName(events.LaneBackfill, 3))
+	require.Equal(t, "rollup-posthog", ConsumerName(events.LanePostHog, AllPartitions))
 	require.Equal(t, "deadletter.live.malformed", DeadLetterSubject(events.LaneLive, "malformed"))
 	require.Equal(t, "deadletter.backfill.too_late", DeadLetterSubject(events.LaneBackfill, string(events.ReasonTooLate)))
 
@@ -140,6 +141,9 @@ func TestNames(t *testing.T) {
 	require.Equal(t, "backfill.*.*.*", FilterSubject(one, events.LaneBackfill, 0))
 	require.Equal(t, "usage.*.*.*.2", FilterSubject(four, events.LaneLive, 2))
 	require.Equal(t, "backfill.*.*.*.3", FilterSubject(four, events.LaneBackfill, 3))
+	require.Empty(t, FilterSubject(four, events.LaneLive, AllPartitions))
+	require.Equal(t, []string{"rollup-live", "rollup-live-p0", "rollup-live-p1", "rollup-live-p2", "rollup-live-p3"},
+		ConsumerNames(four, events.LaneLive))
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -305,6 +309,7 @@ func TestPartitions(t *testing.T) {
 	for i, m := range got {
 		require.Equal(t, out[i].Subject+"."+strconv.Itoa(partitionOf(t, m.Subject)), m.Subject, "stored subject = published subject + partition")
 		part := partitionOf(t, m.Subject)
+		require.Equal(t, part, PartitionOf(c, events.LaneLive, []byte(m.Subject)), m.Subject)
 		require.GreaterOrEqual(t, part, 0, m.Subject)
 		require.Less(t, part, c.Partitions, m.Subject)
 		tenant := tenantOf(t, m.Subject)
@@ -340,6 +345,53 @@ func TestPartitions(t *testing.T) {
 		total += int(info.NumPending)
 	}
 	require.Equal(t, tenants*perTenant, total)
+
+	// The whole-lane consumer is unfiltered and delivers every partition in stream order.
+	cons, err := ResetConsumer(ctx, n.js, c, events.LaneLive, AllPartitions, 0)
+	require.NoError(t, err)
+	info, err := cons.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "rollup-live", info.Name)
+	require.Empty(t, info.Config.FilterSubject)
+	require.EqualValues(t, tenants*perTenant, info.NumPending)
+	all := fetch(t, cons, tenants*perTenant)
+	for i, m := range all {
+		require.Equal(t, got[i].Subject, m.subject)
+		require.Equal(t, got[i].Sequence, m.seq)
+	}
+	require.NoError(t, DeleteConsumers(ctx, n.js, events.LaneLive, ConsumerNames(c, events.LaneLive)...))
+	require.NoError(t, DeleteConsumers(ctx, n.js, events.LaneLive, ConsumerNames(c, events.LaneLive)...), "deleting what is gone is fine")
+	st, err := n.js.Stream(ctx, StreamLive)
+	require.NoError(t, err)
+	names := st.ConsumerNames(ctx)
+	for name := range names.Name() {
+		t.Errorf("consumer %s left", name)
+	}
+}
+
+func TestPartitionOf(t *testing.T) {
+	four := DefaultConfig()
+	four.Partitions = 4
+	one := DefaultConfig()
+	one.Partitions = 1
+	for _, tc := range []struct {
+		cfg     Config
+		lane    events.Lane
+		subject string
+		want    int
+	}{
+		{four, events.LaneLive, "usage.vps.sample.t-1.3", 3},
+		{four, events.LaneLive, "usage.vps.sample.t-1.0", 0},
+		{four, events.LaneBackfill, "backfill.email.volume.t-9.2", 2},
+		{four, events.LaneLive, "usage.vps.sample.t-1.6", 2},    // stored under 8 partitions, now 4: folded
+		{four, events.LaneLive, "usage.vps.sample.t-1", 0},      // stored before partitions
+		{four, events.LaneLive, "usage.vps.sample.12.x", 0},     // not a partition token
+		{four, events.LaneLive, "usage.vps.sample.t-1.", 0},     // empty token
+		{four, events.LaneLive, "backfill.vps.sample.t-1.3", 0}, // another lane's subject
+		{one, events.LaneLive, "usage.vps.sample.t-1.3", 0},
+	} {
+		require.Equal(t, tc.want, PartitionOf(tc.cfg, tc.lane, []byte(tc.subject)), tc.subject)
+	}
 }
 
 type fetched struct {
