@@ -82,25 +82,32 @@ func machineCPU() (busy, total time.Duration) {
 }
 
 // cpuSplit measures, between start and stop, the CPU time of spendstream, nats-server, the
-// ClickHouse server and the whole machine: where a phase's CPU went on this shared 2-core machine.
+// ClickHouse server, the benchmark process itself (its publishers, pollers and broker-alone clients)
+// and the whole machine: where a phase's CPU went on this shared 2-core machine.
 type cpuSplit struct {
-	cons, nats, ch          func() time.Duration
-	c0, n0, h0, busy0, tot0 time.Duration
+	cons, nats, ch, self        func() time.Duration
+	c0, n0, h0, s0, busy0, tot0 time.Duration
 }
 
+// startCPUSplit starts measuring; cons may be nil (a phase without spendstream).
 func startCPUSplit(cons, natsProc *proc) *cpuSplit {
-	s := &cpuSplit{cons: cons.cpu, nats: natsProc.cpu, ch: func() time.Duration { return 0 }}
+	none := func() time.Duration { return 0 }
+	self := os.Getpid()
+	s := &cpuSplit{cons: none, nats: natsProc.cpu, ch: none, self: func() time.Duration { return pidCPU(self) }}
+	if cons != nil {
+		s.cons = cons.cpu
+	}
 	if pid := clickhouseServerPID(); pid != 0 {
 		s.ch = func() time.Duration { return pidCPU(pid) }
 	}
-	s.c0, s.n0, s.h0 = s.cons(), s.nats(), s.ch()
+	s.c0, s.n0, s.h0, s.s0 = s.cons(), s.nats(), s.ch(), s.self()
 	s.busy0, s.tot0 = machineCPU()
 	return s
 }
 
 // report returns one line: CPU per event of each process and the machine's busy share.
 func (s *cpuSplit) report(events int, wall time.Duration) string {
-	c, n, h := s.cons()-s.c0, s.nats()-s.n0, s.ch()-s.h0
+	c, n, h, me := s.cons()-s.c0, s.nats()-s.n0, s.ch()-s.h0, s.self()-s.s0
 	busy, tot := machineCPU()
 	busy, tot = busy-s.busy0, tot-s.tot0
 	per := func(d time.Duration) string { return (d / time.Duration(events)).String() }
@@ -108,11 +115,11 @@ func (s *cpuSplit) report(events int, wall time.Duration) string {
 	if h > 0 {
 		chs = per(h)
 	}
-	other := busy - c - n - h
+	other := busy - c - n - h - me
 	share := 0.0
 	if tot > 0 {
 		share = float64(busy) / float64(tot)
 	}
-	return fmt.Sprintf("CPU per event: spendstream %s, nats-server %s, ClickHouse %s, everything else %s; machine busy %.0f%% of its cores over %s",
-		per(c), per(n), chs, per(max(other, 0)), 100*share, wall.Round(time.Millisecond))
+	return fmt.Sprintf("CPU per event: spendstream %s, nats-server %s, ClickHouse %s, benchmark process %s, everything else %s; machine busy %.0f%% of its cores over %s",
+		per(c), per(n), chs, per(me), per(max(other, 0)), 100*share, wall.Round(time.Millisecond))
 }

@@ -274,8 +274,8 @@ func (r *benchRig) watchDelivered(start time.Time) func() string {
 			case <-t.C:
 			}
 			var sum uint64
-			for p := range r.scfg.Partitions {
-				c, err := r.js.Consumer(context.Background(), streams.StreamLive, streams.ConsumerName(events.LaneLive, p))
+			for _, name := range streams.ConsumerNames(r.scfg, events.LaneLive) {
+				c, err := r.js.Consumer(context.Background(), streams.StreamLive, name)
 				if err != nil {
 					continue
 				}
@@ -302,8 +302,12 @@ func (r *benchRig) watchDelivered(start time.Time) func() string {
 func (r *benchRig) consumeProc(db string) *proc {
 	return startProc(r.b, r.env.dir, "consume-"+db, r.env.spendBin, append([]string{"consume", "--nats-url", r.url,
 		"--clickhouse-addr", r.env.chAddr, "--clickhouse-database", db, "--allowed-lateness", "24h",
-		"--partitions", strconv.Itoa(r.scfg.Partitions), "--log-level", "warn"}, profileArgs(db)...)...)
+		"--partitions", strconv.Itoa(r.scfg.Partitions), "--log-level", "warn"}, append(benchConsumeArgs(), profileArgs(db)...)...)...)
 }
+
+// benchConsumeArgs are extra flags for the consumer processes, from SPENDSTREAM_BENCH_CONSUME_ARGS
+// (space-separated), for trying settings without a rebuild.
+func benchConsumeArgs() []string { return strings.Fields(os.Getenv("SPENDSTREAM_BENCH_CONSUME_ARGS")) }
 
 // profileArgs asks a spendstream process for a CPU profile named name in
 // SPENDSTREAM_BENCH_PROFILE_DIR, when that is set.
@@ -315,7 +319,7 @@ func profileArgs(name string) []string {
 	return nil
 }
 
-func openStore(b *testing.B, addr, db string) *clickhouse.Store {
+func openStore(b testing.TB, addr, db string) *clickhouse.Store {
 	cfg := clickhouse.DefaultConfig()
 	cfg.Addr, cfg.Database = addr, db
 	s, err := clickhouse.Open(cfg, nil)
@@ -363,7 +367,10 @@ func waitFlushedTimeline(b *testing.B, s *clickhouse.Store, n int, within time.D
 		if got >= uint64(n) {
 			return time.Now()
 		}
-		time.Sleep(20 * time.Millisecond)
+		// Every 100 ms: the end is seen at most that late (about 1 % of a million-event drain),
+		// while polling every 20 ms cost ClickHouse 0.09 of a core (measured), a share of the
+		// machine the pipeline under test competes for.
+		time.Sleep(100 * time.Millisecond)
 	}
 	got, _ := flushedEvents(context.Background(), s)
 	b.Fatalf("only %d of %d events flushed within %s", got, n, within)
@@ -388,13 +395,17 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	// 1. Drain: a pre-filled stream.
 	rig.fresh()
 	rig.publish(msgs)
+	split := startCPUSplit(nil, rig.nats)
 	brokerDrain := rig.brokerConsume(n)
+	brokerSplit := split.report(n, brokerDrain)
+	split = startCPUSplit(nil, rig.nats)
 	brokerDrainParts := rig.brokerConsumePartitioned(n)
+	brokerPartsSplit := split.report(n, brokerDrainParts)
 	db := fmt.Sprintf("bench_drain_%d", time.Now().UnixNano())
 	store := openStore(b, env.chAddr, db)
 	start := time.Now()
 	cons := rig.consumeProc(db)
-	split := startCPUSplit(cons, rig.nats)
+	split = startCPUSplit(cons, rig.nats)
 	var timeline []string
 	stopDelivered := rig.watchDelivered(start)
 	end := waitFlushedTimeline(b, store, n, 10*time.Minute, func(at time.Time, got uint64) {
@@ -413,6 +424,8 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	cpuPerEvent := cpu / time.Duration(n)
 	report("cost       spendstream CPU %s per event (target <= 5µs), peak RSS %.0f MiB", cpuPerEvent, float64(rss)/(1<<20))
 	report("split      drain %s", splitLine)
+	report("           broker alone %s", brokerSplit)
+	report("           broker alone, %d partition consumers: %s", rig.scfg.Partitions, brokerPartsSplit)
 	// When the consumer's commits landed (seconds after its start: committed events), which
 	// separates start-up and the last flush from the steady rate.
 	report("timeline   committed %s", strings.Join(timeline, " "))
@@ -426,6 +439,10 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	diff := checkBenchTruth(b, store, truth)
 	report("truth      difference from generated truth: %d (target 0)", diff)
 	b.ReportMetric(float64(diff), "truth-diff")
+
+	if os.Getenv("SPENDSTREAM_BENCH_DRAIN_ONLY") != "" {
+		return
+	}
 
 	// 2. Sink alone: the same number of roll-up rows written straight to ClickHouse.
 	sinkRows, sinkDur := sinkAlone(b, env.chAddr)

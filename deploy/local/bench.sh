@@ -19,7 +19,7 @@ trap 'deploy/local/clickhouse.sh stop' EXIT
 export SPENDSTREAM_CLICKHOUSE_ADDR=127.0.0.1:$CH_TCP
 export SPENDSTREAM_BENCH_BIN=$PWD/bin/spendstream
 export SPENDSTREAM_BENCH_NATS=$PWD/bin/nats-server
-export SPENDSTREAM_BENCH_EVENTS=${SPENDSTREAM_BENCH_EVENTS:-300000}
+export SPENDSTREAM_BENCH_EVENTS=${SPENDSTREAM_BENCH_EVENTS:-1000000}
 
 echo "== micro-benchmarks (decode, window assignment, merge, the consumer handler without I/O)"
 go test -run XXX -bench 'BenchmarkDecode|BenchmarkAssign|BenchmarkMerge' -benchtime 200000x \
@@ -27,6 +27,8 @@ go test -run XXX -bench 'BenchmarkDecode|BenchmarkAssign|BenchmarkMerge' -bencht
 go test -run XXX -bench BenchmarkHandleBatch -benchtime 600x ./consumers/ | grep -E '^(Benchmark|ok)'
 echo "== end-to-end pipeline ($SPENDSTREAM_BENCH_EVENTS events)"
 go test -run XXX -bench BenchmarkPipeline -benchtime 1x -timeout 40m ./cmd/spendstream/
+echo "== what the consumer's batch size costs ClickHouse"
+go test -run XXX -bench BenchmarkSinkBatches -benchtime 1x -timeout 20m ./cmd/spendstream/ | grep -E '^(sink|ok)'
 echo "== PostHog capture path vs POST /v1/events"
 go test -run XXX -bench BenchmarkCapture -benchtime 1x -timeout 20m ./cmd/spendstream/
 echo "== cost API latency over a year of roll-ups"
