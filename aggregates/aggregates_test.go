@@ -1,12 +1,14 @@
 package aggregates
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/spendstream/spendstream/schemas/events"
+	"github.com/spendstream/spendstream/schemas/generate"
 )
 
 func TestBucketAndMicro(t *testing.T) {
@@ -157,4 +159,35 @@ func TestBatchAddAnalytics(t *testing.T) {
 		Property: "plan", Value: "pro", Source: "$set:u1"}}, b.Segments)
 	require.Equal(t, 4, b.Rows())
 	require.False(t, b.Empty())
+}
+
+// BenchmarkAddEventBatchSize folds the pipeline benchmark's fleet (1,600 VPS, 400 sending IPs,
+// events in time order) into batches of N events, a fresh batch every N: how the batch size the
+// consumer flushes at changes the cost of folding (a larger batch holds more partials).
+func BenchmarkAddEventBatchSize(b *testing.B) {
+	g := generate.New(generate.Options{Seed: 99, Tenants: 200, VPSPerTenant: 8, IPsPerTenant: 2,
+		SampleEvery: 30 * time.Second, EmailEvery: time.Minute})
+	const n = 400_000
+	var evs []*events.Event
+	end := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	for start := end.Add(-time.Minute); len(evs) < n; start = start.Add(-time.Minute) {
+		for _, it := range g.Window(start, start.Add(time.Minute)) {
+			evs = append(evs, it.Event)
+		}
+	}
+	for _, size := range []int{50_000, 200_000} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			folded := 0
+			for b.Loop() {
+				for i := 0; i < len(evs); i += size {
+					bt := NewBatch()
+					for _, ev := range evs[i:min(i+size, len(evs))] {
+						bt.AddEvent(ev)
+					}
+				}
+				folded += len(evs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(folded), "ns/event")
+		})
+	}
 }

@@ -131,6 +131,8 @@ func FilterSubject(c Config, l events.Lane, partition int) string {
 	return fmt.Sprintf("%s.*.*.*.%d", l.SubjectPrefix(), partition)
 }
 
+var dot = []byte{'.'}
+
 // PartitionOf returns the partition of a message of lane l as stored: the token the subject
 // transform appends to <prefix>.<type>.<type>.<tenant>. A subject without it (one partition, or a
 // message stored before partitions were configured) is in partition 0, and a partition at or above
@@ -140,8 +142,12 @@ func PartitionOf(c Config, l events.Lane, subject []byte) int {
 	if c.Partitions == 1 {
 		return 0
 	}
-	rest, ok := bytes.CutPrefix(subject, []byte(l.SubjectPrefix()+"."))
-	if !ok || bytes.Count(rest, []byte{'.'}) != 3 {
+	prefix := l.SubjectPrefix()
+	if len(subject) <= len(prefix) || string(subject[:len(prefix)]) != prefix || subject[len(prefix)] != '.' {
+		return 0
+	}
+	rest := subject[len(prefix)+1:]
+	if bytes.Count(rest, dot) != 3 {
 		return 0
 	}
 	token := rest[bytes.LastIndexByte(rest, '.')+1:]

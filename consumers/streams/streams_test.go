@@ -727,3 +727,14 @@ func TestPublishWaitsForRoomInPendingWindow(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkPartitionOf(b *testing.B) {
+	c := DefaultConfig()
+	subject := []byte("usage.vps.sample.t-0042.3")
+	b.ReportAllocs()
+	for b.Loop() {
+		if PartitionOf(c, events.LaneLive, subject) != 3 {
+			b.Fatal("wrong partition")
+		}
+	}
+}
