@@ -270,6 +270,16 @@ func (b *Batcher) catchingUp() bool {
 	return n >= uint64(b.cfg.MaxBatchEvents)
 }
 
+// earlyFlushDue reports whether a kick still calls for a flush: the batch is full, or the consumers
+// are not catching up (a caught-up consumer kicks to commit at once). A handler keeps kicking while
+// the batch is full and waits for its flush; such a kick must not flush the next batch early.
+func (b *Batcher) earlyFlushDue() bool {
+	b.mu.Lock()
+	full := b.curCount >= b.cfg.MaxBatchEvents
+	b.mu.Unlock()
+	return full || !b.catchingUp()
+}
+
 // Kick asks for a flush before the next tick (at most one per MinFlushGap).
 func (b *Batcher) Kick() {
 	select {
@@ -342,6 +352,9 @@ func (b *Batcher) Run(ctx context.Context, stop <-chan struct{}) error {
 					return nil
 				case <-time.After(wait):
 				}
+			}
+			if !b.earlyFlushDue() {
+				continue // a kick left from the batch just flushed
 			}
 		}
 		last = time.Now()

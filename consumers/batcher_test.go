@@ -241,6 +241,7 @@ func TestBatcherCatchUp(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Eventually(t, func() bool { return written() == 10 }, 5*time.Second, time.Millisecond, "a full batch is flushed")
+	b.Kick() // as a handler does while the batch it filled is being flushed
 
 	_, err = b.Add(ctx, 0, 11, at, mail(1))
 	require.NoError(t, err)
