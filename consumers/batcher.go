@@ -263,6 +263,10 @@ func (b *Batcher) Backlog(c int, pending uint64) {
 func (b *Batcher) catchingUp() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.catchingUpLocked()
+}
+
+func (b *Batcher) catchingUpLocked() bool {
 	var n uint64
 	for _, v := range b.backlog {
 		n += v
@@ -275,9 +279,8 @@ func (b *Batcher) catchingUp() bool {
 // the batch is full and waits for its flush; such a kick must not flush the next batch early.
 func (b *Batcher) earlyFlushDue() bool {
 	b.mu.Lock()
-	full := b.curCount >= b.cfg.MaxBatchEvents
-	b.mu.Unlock()
-	return full || !b.catchingUp()
+	defer b.mu.Unlock()
+	return b.curCount >= b.cfg.MaxBatchEvents || !b.catchingUpLocked()
 }
 
 // Kick asks for a flush before the next tick (at most one per MinFlushGap).
@@ -309,9 +312,7 @@ func (b *Batcher) advance(p uint16, seq uint64, stored time.Time) (*partition, e
 func (b *Batcher) Probe(p int, at time.Time, pending, deliveredSeq uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.backlog[p]; ok || pending > 0 {
-		b.backlog[p] = pending
-	}
+	b.backlog[p] = pending
 	if p == streams.AllPartitions {
 		if b.cfg.Wide && pending == 0 && deliveredSeq <= b.wide.seq {
 			b.wide.caughtUp, b.wide.upSeq = at, b.wide.seq

@@ -274,12 +274,9 @@ func (r *benchRig) watchDelivered(start time.Time) func() string {
 			case <-t.C:
 			}
 			var sum uint64
-			for _, name := range streams.ConsumerNames(r.scfg, events.LaneLive) {
-				c, err := r.js.Consumer(context.Background(), streams.StreamLive, name)
-				if err != nil {
-					continue
-				}
-				sum += c.CachedInfo().Delivered.Consumer
+			infos, _ := streams.RollupConsumerInfos(context.Background(), r.js, r.scfg, events.LaneLive)
+			for _, info := range infos {
+				sum += info.Delivered.Consumer
 			}
 			if sum != last {
 				mu.Lock()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -70,25 +69,16 @@ func (s *chPrivate) run(t *testing.T, command string) {
 func liveConsumers(ctx context.Context, js jetstream.JetStream, partitions int) (delivered, pending, ackPending uint64, err error) {
 	scfg := streams.DefaultConfig()
 	scfg.Partitions = partitions
-	found := false
-	for _, name := range streams.ConsumerNames(scfg, events.LaneLive) {
-		c, err := js.Consumer(ctx, streams.StreamLive, name)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		found = true
-		info, err := c.Info(ctx)
-		if err != nil {
-			return 0, 0, 0, err
-		}
+	infos, err := streams.RollupConsumerInfos(ctx, js, scfg, events.LaneLive)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, info := range infos {
 		delivered = max(delivered, info.Delivered.Stream)
 		pending += info.NumPending
 		ackPending += uint64(info.NumAckPending)
 	}
-	if !found {
+	if len(infos) == 0 {
 		return 0, 0, 0, jetstream.ErrConsumerNotFound
 	}
 	return delivered, pending, ackPending, nil

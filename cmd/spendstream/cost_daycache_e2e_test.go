@@ -21,12 +21,9 @@ import (
 // and count the new volume. Every request computes its model (--cost-cache-ttl -1s), so what the
 // cache holds is what answers.
 func TestCostDayCacheBackfill(t *testing.T) {
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "e2e_daycache")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
-	base := "http://" + httpAddr
-	runInProcess(t, emb.URL(), httpAddr, chAddr, db, "--price-list", "testdata/pricelist.golden.yaml",
+	stack := newE2E(t, "e2e_daycache")
+	base := stack.base
+	stack.run(t, "--price-list", "testdata/pricelist.golden.yaml",
 		"--cost-cache-ttl", "-1s", "--cost-cache-prewarm=false", "--log-level", "warn")
 
 	d := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)

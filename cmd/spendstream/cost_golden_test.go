@@ -34,12 +34,9 @@ import (
 //	by provider: acme 12.00, mailco 6.80 + 0.48 = 7.28; by plan: pro (t-a) 9.38, free (t-b) 9.90
 //	estimated monthly: 19.28 × 730/48 = 293.2166666… → 293.216667
 func TestCostGolden(t *testing.T) {
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "e2e_cost")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
-	base := "http://" + httpAddr
-	runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+	stack := newE2E(t, "e2e_cost")
+	base := stack.base
+	stack.run(t,
 		"--price-list", "testdata/pricelist.golden.yaml", "--posthog-projects", "phc_a=t-a,phc_b=t-b", "--log-level", "warn")
 
 	d := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)

@@ -110,7 +110,7 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances int, rescale bool,
 
 	// Kill an instance at random every 0.3–1.5 s while the publisher runs, and restart it at once.
 	const maxKills = 60
-	kills := make([]int, max(len(procs), len(other)))
+	kills := make([]int, max(len(procs), len(other))) // per instance; rescale: per deployment size - 1
 	total, aimed, hit := 0, 0, 0
 	var midInsert atomic.Int32
 	var checks sync.WaitGroup
@@ -163,19 +163,20 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances int, rescale bool,
 			}()
 		}
 		if rescale {
+			kills[len(procs)-1]++
 			procs, other = other, procs
 			for _, p := range procs {
 				p.start()
 			}
 		} else {
+			kills[i]++
 			procs[i].start()
 		}
-		kills[i]++
 		total++
 	}
 	checks.Wait()
 	require.NoError(t, pubErr)
-	t.Logf("published in %s; %d kills (per instance %v), %d aimed at an insert of which %d hit one; %d kills left an INSERT running on the server after the process had died",
+	t.Logf("published in %s; %d kills (per instance, or with rescale per deployment of 1 and 2: %v), %d aimed at an insert of which %d hit one; %d kills left an INSERT running on the server after the process had died",
 		time.Since(start).Round(time.Millisecond), total, kills, aimed, hit, midInsert.Load())
 	require.GreaterOrEqual(t, total, minKills, "too few crashes to prove anything")
 

@@ -102,15 +102,12 @@ func waitAggregated(t *testing.T, base string, after time.Time, within time.Dura
 // POST /v1/events and through direct NATS publishing, live and backfill, and checks the roll-ups read
 // back through the API against ground truth computed from the same events, and the dead-letter stream.
 func TestEndToEnd(t *testing.T) {
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "e2e")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
-	base := "http://" + httpAddr
+	stack := newE2E(t, "e2e")
+	base := stack.base
 
-	runInProcess(t, emb.URL(), httpAddr, chAddr, db, "--log-level", "warn")
+	stack.run(t, "--log-level", "warn")
 
-	nc, err := nats.Connect(emb.URL())
+	nc, err := nats.Connect(stack.nats.URL())
 	require.NoError(t, err)
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -285,14 +282,11 @@ func readDeadLetters(t *testing.T, js jetstream.JetStream) map[string]int {
 // TestGenerateCommand runs `spendstream generate` against a running spendstream over HTTP and
 // checks that what it published is rolled up.
 func TestGenerateCommand(t *testing.T) {
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "gen")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
-	base := "http://" + httpAddr
+	stack := newE2E(t, "gen")
+	base := stack.base
 	none := func(string) string { return "" }
 
-	runInProcess(t, emb.URL(), httpAddr, chAddr, db, "--log-level", "warn")
+	stack.run(t, "--log-level", "warn")
 
 	require.NoError(t, run(context.Background(), []string{"generate", "--http-url", base, "--tenants", "2",
 		"--vps-per-tenant", "2", "--backfill", "2h", "--live=false", "--fault-rate", "0"}, none))

@@ -131,6 +131,27 @@ func getJSONAs(t testing.TB, token, url string, out any) int {
 // natsURL and the ClickHouse database db at chAddr, with 200 ms flushes and the extra flags; it
 // returns once /readyz answers. stop (also a cleanup of t; a second call does nothing) cancels it
 // and requires a clean exit within 30 s.
+// e2eStack is what an end-to-end test runs spendstream on: a fresh database on the test
+// ClickHouse, an embedded NATS server and a free HTTP address (base is its URL).
+type e2eStack struct {
+	chAddr, db, httpAddr, base string
+	nats                       *streams.Embedded
+}
+
+func newE2E(t *testing.T, dbPrefix string) *e2eStack {
+	t.Helper()
+	chAddr := clickhouseAddr(t)
+	s := &e2eStack{chAddr: chAddr, db: testDatabase(t, chAddr, dbPrefix), nats: startNATS(t), httpAddr: freePort(t)}
+	s.base = "http://" + s.httpAddr
+	return s
+}
+
+// run starts `spendstream run` in this process on the stack (see runInProcess).
+func (s *e2eStack) run(t *testing.T, extra ...string) (stop func()) {
+	t.Helper()
+	return runInProcess(t, s.nats.URL(), s.httpAddr, s.chAddr, s.db, extra...)
+}
+
 func runInProcess(t *testing.T, natsURL, httpAddr, chAddr, db string, extra ...string) (stop func()) {
 	t.Helper()
 	args := append([]string{"run", "--nats-url", natsURL, "--http-addr", httpAddr,

@@ -65,13 +65,10 @@ type initiativeBody struct {
 // transitions, one open initiative per recommendation, realized savings once it succeeded, and
 // survival of a restart of spendstream (the initiatives live in a JetStream KV bucket).
 func TestInitiativesLifecycle(t *testing.T) {
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "e2e_ini")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
-	base := "http://" + httpAddr
+	stack := newE2E(t, "e2e_ini")
+	base := stack.base
 	start := func() (stop func()) {
-		return runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+		return stack.run(t,
 			"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "16",
 			"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "-1s", "--log-level", "warn")
 	}

@@ -849,12 +849,9 @@ func TestOpenAPIDocumentAndLiveResponses(t *testing.T) {
 	doc.checkDocument(t)
 	doc.checkRoutes(t)
 
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "e2e_openapi")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
-	base := "http://" + httpAddr
-	runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+	stack := newE2E(t, "e2e_openapi")
+	base := stack.base
+	stack.run(t,
 		"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "4",
 		"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "-1s",
 		"--ingest-max-events", "100", "--posthog-max-events", "500", "--log-level", "warn")

@@ -113,11 +113,8 @@ func gzipBytes(t *testing.T, b []byte) []byte {
 // as posthog-js sends them, a retried request, bad events and an unknown key, and checks the event
 // roll-ups and the tenant segments read back through the API against what was sent.
 func TestPostHogCapture(t *testing.T) {
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "e2e_posthog")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
-	base := "http://" + httpAddr
+	stack := newE2E(t, "e2e_posthog")
+	base := stack.base
 
 	// Upstream PostHog stand-in for the forwarder: records the uuids it receives under its key.
 	var upMu sync.Mutex
@@ -138,7 +135,7 @@ func TestPostHogCapture(t *testing.T) {
 	}))
 	defer up.Close()
 
-	runInProcess(t, emb.URL(), httpAddr, chAddr, db, "--posthog-projects", "phc_alpha=t-alpha,phc_beta=t-beta",
+	stack.run(t, "--posthog-projects", "phc_alpha=t-alpha,phc_beta=t-beta",
 		"--log-level", "warn", "--posthog-forward-url", up.URL, "--posthog-forward-key", "phc_upstream")
 
 	tr := newPHTruth()

@@ -513,17 +513,14 @@ func (e *secEnv) url(rt secRoute, tenant string) string {
 }
 
 func startSecuritySpendstream(t *testing.T) *secEnv {
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "e2e_security")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
+	stack := newE2E(t, "e2e_security")
 	keys := filepath.Join(t.TempDir(), "producers.yaml")
 	require.NoError(t, os.WriteFile(keys, []byte("producers:\n  - {key: \""+secProducerKey+"\", name: t001-agent, tenants: [t-001]}\n"), 0o600))
 
-	runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+	stack.run(t,
 		"--demo", "--demo-tenants", "4", "--demo-backfill", "72h", "--price-list", "../../deploy/pricelist.example.yaml",
 		"--producer-keys-file", keys, "--rate-limit", "0", "--cost-cache-ttl", "-1s", "--log-level", "error")
-	env := &secEnv{base: "http://" + httpAddr, tokens: map[auth.Role]string{},
+	env := &secEnv{base: stack.base, tokens: map[auth.Role]string{},
 		from: time.Now().UTC().Add(-96 * time.Hour).Format(time.RFC3339)}
 	for _, r := range secRoles {
 		env.tokens[r] = mintRole(t, r)

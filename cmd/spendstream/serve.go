@@ -390,15 +390,8 @@ func consumerLag(js jetstream.JetStream, cfg Config) func(context.Context) map[s
 	return func(ctx context.Context) map[string]uint64 {
 		out := map[string]uint64{}
 		for _, lane := range cfg.Consumers.Lanes {
-			for _, name := range streams.ConsumerNames(cfg.Streams, lane) {
-				c, err := js.Consumer(ctx, streams.StreamName(lane), name)
-				if err != nil { // a consumer of the kind this deployment does not use
-					continue
-				}
-				info, err := c.Info(ctx)
-				if err != nil {
-					continue
-				}
+			infos, _ := streams.RollupConsumerInfos(ctx, js, cfg.Streams, lane) // what was read counts
+			for _, info := range infos {
 				out[string(lane)] += info.NumPending + uint64(info.NumAckPending)
 			}
 		}

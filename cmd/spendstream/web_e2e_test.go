@@ -616,12 +616,9 @@ func newWebPage(t *testing.T, browser, base string) *webPage {
 
 func TestWebJourney(t *testing.T) {
 	browser := webChromium(t)
-	chAddr := clickhouseAddr(t)
-	db := testDatabase(t, chAddr, "e2e_web")
-	emb := startNATS(t)
-	httpAddr := freePort(t)
-	base := "http://" + httpAddr
-	runInProcess(t, emb.URL(), httpAddr, chAddr, db,
+	stack := newE2E(t, "e2e_web")
+	base := stack.base
+	stack.run(t,
 		"--price-list", "../../deploy/pricelist.example.yaml", "--demo", "--demo-tenants", "16",
 		"--demo-backfill", "72h", "--recommend-lookback-days", "2", "--cost-cache-ttl", "10s", "--log-level", "error")
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -268,6 +269,24 @@ func ResetConsumer(ctx context.Context, js jetstream.JetStream, c Config, l even
 		}
 	}
 	return nil, err
+}
+
+// RollupConsumerInfos returns the info of the roll-up consumers a lane has (whole-lane or
+// per-partition, whichever exist), listed in one request rather than looked up name by name.
+func RollupConsumerInfos(ctx context.Context, js jetstream.JetStream, c Config, l events.Lane) ([]*jetstream.ConsumerInfo, error) {
+	s, err := js.Stream(ctx, StreamName(l))
+	if err != nil {
+		return nil, err
+	}
+	names := ConsumerNames(c, l)
+	var out []*jetstream.ConsumerInfo
+	list := s.ListConsumers(ctx)
+	for info := range list.Info() {
+		if slices.Contains(names, info.Name) {
+			out = append(out, info)
+		}
+	}
+	return out, list.Err()
 }
 
 // DeleteConsumers deletes the named consumers of a lane where they exist: the roll-up consumers of

@@ -359,7 +359,16 @@ func TestPartitions(t *testing.T) {
 		require.Equal(t, got[i].Subject, m.subject)
 		require.Equal(t, got[i].Sequence, m.seq)
 	}
-	require.NoError(t, DeleteConsumers(ctx, n.js, events.LaneLive, ConsumerNames(c, events.LaneLive)...))
+	_, err = n.js.CreateConsumer(ctx, StreamLive, jetstream.ConsumerConfig{Durable: "not-rollup"})
+	require.NoError(t, err)
+	infos, err := RollupConsumerInfos(ctx, n.js, c, events.LaneLive)
+	require.NoError(t, err)
+	var listed []string
+	for _, info := range infos {
+		listed = append(listed, info.Name)
+	}
+	require.ElementsMatch(t, ConsumerNames(c, events.LaneLive), listed, "the roll-up consumers, not the others")
+	require.NoError(t, DeleteConsumers(ctx, n.js, events.LaneLive, append(ConsumerNames(c, events.LaneLive), "not-rollup")...))
 	require.NoError(t, DeleteConsumers(ctx, n.js, events.LaneLive, ConsumerNames(c, events.LaneLive)...), "deleting what is gone is fine")
 	st, err := n.js.Stream(ctx, StreamLive)
 	require.NoError(t, err)
