@@ -248,9 +248,9 @@ func (c *Consumer) runOnce(parent context.Context) error {
 func (c *Consumer) addHandler(router *message.Router, js jetstream.JetStream, nc *nats.Conn, b *Batcher, lane events.Lane, p int,
 	rewind context.CancelCauseFunc) {
 	name := streams.ConsumerName(lane, p)
-	sub := newJSSubscriber(nc, streams.StreamName(lane), name, 2*c.cfg.PullBatch, c.log)
 	h := &handler{lane: lane, partition: p, streams: c.cfg.Streams, rules: c.cfg.Rules, batcher: b, js: js,
 		metrics: c.metrics, log: c.log, rewind: rewind}
+	sub := newJSSubscriber(nc, streams.StreamName(lane), name, 2*c.cfg.PullBatch, h.fail, c.log)
 	router.AddConsumerHandler(name, streams.StreamName(lane), sub, h.Handle)
 }
 
@@ -307,7 +307,6 @@ func (c *Consumer) probe(ctx context.Context, parts []lanePart, batchers map[eve
 			}
 			ps := partitionLabel(lp.partition)
 			c.metrics.pending.WithLabelValues(string(lp.lane), ps).Set(float64(info.NumPending))
-			c.metrics.ackPending.WithLabelValues(string(lp.lane), ps).Set(float64(info.NumAckPending))
 			batchers[lp.lane].Probe(lp.partition, at, info.NumPending, info.Delivered.Stream)
 		}
 		for lane, b := range batchers {

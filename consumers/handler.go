@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -49,7 +48,6 @@ type handler struct {
 	metrics   *Metrics
 	log       *slog.Logger
 	rewind    context.CancelCauseFunc
-	lastCons  atomic.Uint64
 	entries   []Entry  // reused between batches
 	seen      []uint64 // per partition, reused between batches
 }
@@ -60,12 +58,17 @@ type handler struct {
 // failure rewinds the partition to the committed position instead of retrying in place.
 func (h *handler) Handle(msg *message.Message) error {
 	if err := h.handle(msg); err != nil {
-		h.metrics.rewinds.WithLabelValues(string(h.lane)).Inc()
-		h.log.Warn("rewinding consumers", "lane", h.lane, "partition", h.partition, "err", err)
-		h.rewind(fmt.Errorf("%w: %w", errRewind, err))
+		h.fail(err)
 		return err
 	}
 	return nil
+}
+
+// fail rewinds the consumers to the committed positions because of err.
+func (h *handler) fail(err error) {
+	h.metrics.rewinds.WithLabelValues(string(h.lane)).Inc()
+	h.log.Warn("rewinding consumers", "lane", h.lane, "partition", h.partition, "err", err)
+	h.rewind(fmt.Errorf("%w: %w", errRewind, err))
 }
 
 func (h *handler) handle(msg *message.Message) error {
@@ -84,15 +87,9 @@ func (h *handler) handle(msg *message.Message) error {
 		if f, rest, err = nextFrame(rest); err != nil {
 			return err
 		}
+		// The subscriber hands on only messages that follow each other in the consumer's
+		// deliveries (see jsSubscriber), each with its position.
 		caughtUp, pending = f.pending == 0, f.pending
-		// Every delivery increments the consumer sequence. A jump means a delivery never reached
-		// us (e.g. dropped by a slow client); going on could skip that message.
-		if prev := h.lastCons.Swap(f.consumerSeq); prev != 0 && f.consumerSeq != prev+1 {
-			return fmt.Errorf("consumer sequence gap after %d: got %d", prev, f.consumerSeq)
-		}
-		if f.streamSeq == 0 {
-			return errors.New("message without jetstream metadata")
-		}
 		p, k := h.partition, 0
 		if wide {
 			p = streams.PartitionOf(h.streams, h.lane, f.subject)

@@ -13,7 +13,6 @@ type Metrics struct {
 	rejected      *prometheus.CounterVec
 	redelivered   *prometheus.CounterVec
 	pending       *prometheus.GaugeVec
-	ackPending    *prometheus.GaugeVec
 	buffered      *prometheus.GaugeVec
 	watermark     *prometheus.GaugeVec
 	flushDuration *prometheus.HistogramVec
@@ -37,8 +36,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "JetStream redeliveries of already handled messages, ignored."}, []string{"lane"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spendstream_consumer_pending_messages",
 			Help: "JetStream messages not yet delivered to the consumer (consumer lag)."}, []string{"lane", "partition"}),
-		ackPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spendstream_consumer_ack_pending_messages",
-			Help: "JetStream messages delivered and not yet acknowledged."}, []string{"lane", "partition"}),
 		buffered: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spendstream_consumer_buffered_events",
 			Help: "Events folded into the current batch and not yet flushed."}, []string{"lane"}),
 		watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spendstream_watermark_timestamp_seconds",
@@ -52,9 +49,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		insertErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spendstream_clickhouse_insert_errors_total",
 			Help: "Failed ClickHouse batch inserts (each is retried)."}, []string{"lane"}),
 		rewinds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spendstream_consumer_rewinds_total",
-			Help: "Consumer restarts from the committed position after a delivery gap or failure."}, []string{"lane"}),
+			Help: "Consumer restarts from the committed position after a lost delivery or a failure."}, []string{"lane"}),
 	}
-	reg.MustRegister(m.processed, m.rejected, m.redelivered, m.pending, m.ackPending, m.buffered, m.watermark,
+	reg.MustRegister(m.processed, m.rejected, m.redelivered, m.pending, m.buffered, m.watermark,
 		m.flushDuration, m.flushedRows, m.flushedEvents, m.insertErrors, m.rewinds)
 	return m
 }

@@ -3,6 +3,7 @@ package consumers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -19,11 +20,21 @@ const (
 	pullHeartbeat = 5 * time.Second
 )
 
-// jsSubscriber is a Watermill Subscriber over one durable JetStream pull consumer (ack policy
-// "all") that spendstream created at the committed position. Each Watermill message is one batch of
-// the stream messages received since the previous batch was taken (see frames.go); its ack
-// acknowledges the batch's last message, and with it the whole batch. The next batch is delivered
-// only after the previous one was acked, so a partition is handled in stream order.
+// jsSubscriber is a Watermill Subscriber over one durable JetStream pull consumer that spendstream
+// created at the committed position, with ack policy "none". Each Watermill message is one batch of
+// the stream messages received since the previous batch was taken (see frames.go). The next batch is
+// delivered only after the previous one was acked (in Watermill), so a partition is handled in
+// stream order.
+//
+// Nothing is acknowledged to JetStream: exactly-once rests on the positions committed with each
+// roll-up batch, and a restart or rewind creates the consumer afresh at them, so server-side acks
+// would only cost the broker a pending entry per message and an ack to process (about 1 µs of
+// nats-server CPU per event, measured in make bench). What acks would give instead — redelivery of a
+// message that never arrived — the subscriber does itself: every delivery carries the consumer
+// sequence, which must go up by one, and every idle heartbeat the sequence last delivered, which
+// must not be beyond the last received. Either failing (a delivery lost on a reconnect, say) is
+// reported to lost, which rewinds the consumers to the committed positions, and nothing after the
+// gap is handed on.
 //
 // It speaks the JetStream pull protocol over a plain core NATS subscription instead of using the
 // jetstream package's iterator, which costs a timer, a message wrapper and a channel hop per message:
@@ -35,10 +46,12 @@ const (
 // channel from another goroutine than the one sending on it (a "send on closed channel" panic when
 // a router closes under load) and delivers one stream message per Watermill message.
 type jsSubscriber struct {
-	nc      *nats.Conn
-	reqSubj string // $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>
-	pullMax int
-	log     *slog.Logger
+	nc        *nats.Conn
+	reqSubj   string // $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>
+	pullMax   int
+	heartbeat time.Duration // idle heartbeat asked for in pull requests
+	lost      func(error)   // called once when a delivery is found missing
+	log       *slog.Logger
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -46,21 +59,24 @@ type jsSubscriber struct {
 
 	notify chan struct{} // a message was buffered (capacity 1)
 
-	mu        sync.Mutex
-	inbox     string
-	buf       []byte // frames received and not yet handed to the handler
-	count     int    // frames in buf
-	lastReply string // ack subject of the last frame in buf
-	lastSeq   uint64 // stream sequence of the last frame in buf
-	pending   int    // messages asked for and not yet received
-	activity  uint64 // messages and heartbeats received, for the heartbeat check
+	mu       sync.Mutex
+	inbox    string
+	buf      []byte // frames received and not yet handed to the handler
+	count    int    // frames in buf
+	lastSeq  uint64 // stream sequence of the last frame in buf
+	pending  int    // messages asked for and not yet received
+	activity uint64 // messages and heartbeats received, for the heartbeat check
+	received uint64 // consumer sequence of the last message received
+	failed   bool   // a delivery went missing; nothing more is buffered
 }
 
 var _ message.Subscriber = (*jsSubscriber)(nil)
 
-func newJSSubscriber(nc *nats.Conn, stream, consumer string, pullMax int, log *slog.Logger) *jsSubscriber {
+// newJSSubscriber returns a subscriber of a consumer that has delivered nothing yet (its first
+// delivery must be consumer sequence 1). lost is called, once, when a delivery is found missing.
+func newJSSubscriber(nc *nats.Conn, stream, consumer string, pullMax int, lost func(error), log *slog.Logger) *jsSubscriber {
 	return &jsSubscriber{nc: nc, reqSubj: "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + consumer, pullMax: max(pullMax, 2),
-		log: log, closing: make(chan struct{}), notify: make(chan struct{}, 1)}
+		heartbeat: pullHeartbeat, lost: lost, log: log, closing: make(chan struct{}), notify: make(chan struct{}, 1)}
 }
 
 // Subscribe starts delivering batches. The topic is informational. Call it once.
@@ -84,7 +100,7 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 			_ = sub.Unsubscribe()
 			s.nc.RemoveStatusListener(listener)
 		}()
-		hb := time.NewTicker(pullHeartbeat)
+		hb := time.NewTicker(s.heartbeat)
 		defer hb.Stop()
 		var spare []byte
 		seen := [2]uint64{^uint64(0), ^uint64(0)} // activity at the last two heartbeat ticks
@@ -115,8 +131,8 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 				s.mu.Unlock()
 				continue
 			}
-			payload, reply, lastSeq := s.buf, s.lastReply, s.lastSeq
-			s.buf, s.count, s.lastReply = spare[:0], 0, ""
+			payload, lastSeq := s.buf, s.lastSeq
+			s.buf, s.count = spare[:0], 0
 			s.askLocked()
 			s.mu.Unlock()
 
@@ -134,13 +150,8 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 			}
 			select {
 			case <-wm.Acked():
-				// Ack policy "all": acknowledging the last message acknowledges the batch.
-				if err := s.nc.Publish(reply, ackPayload); err != nil {
-					s.log.Warn("jetstream ack failed", "err", err)
-				}
 			case <-wm.Nacked():
-				// The handler has asked for a rewind to the committed position; leave the batch
-				// unacknowledged.
+				// The handler has asked for a rewind to the committed position.
 			case <-ctx.Done():
 				return
 			case <-s.closing:
@@ -151,8 +162,6 @@ func (s *jsSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message
 	}()
 	return out, nil
 }
-
-var ackPayload = []byte("+ACK")
 
 // askLocked sends a pull request when the messages asked for and buffered are at most half of
 // pullMax, for as many as bring them back to pullMax. Called with mu held.
@@ -167,7 +176,7 @@ func (s *jsSubscriber) askLocked() {
 	req = append(req, `,"expires":`...)
 	req = strconv.AppendInt(req, int64(pullExpires), 10)
 	req = append(req, `,"idle_heartbeat":`...)
-	req = strconv.AppendInt(req, int64(pullHeartbeat), 10)
+	req = strconv.AppendInt(req, int64(s.heartbeat), 10)
 	req = append(req, '}')
 	if err := s.nc.PublishRequest(s.reqSubj, s.inbox, req); err != nil {
 		// Asked again at the next heartbeat check.
@@ -203,9 +212,22 @@ func (s *jsSubscriber) onMsg(m *nats.Msg) {
 	f := frame{data: m.Data}
 	f.streamSeq, f.consumerSeq, f.storedNanos, f.pending = parseAckSubject(m.Reply)
 	s.mu.Lock()
+	if s.failed {
+		s.mu.Unlock()
+		return
+	}
+	switch {
+	case f.streamSeq == 0:
+		s.failLocked(fmt.Errorf("message without jetstream metadata on %s (reply %q)", m.Subject, m.Reply))
+		return
+	case f.consumerSeq != s.received+1:
+		s.failLocked(fmt.Errorf("%w: delivery %d after %d", errDeliveryLost, f.consumerSeq, s.received))
+		return
+	}
+	s.received = f.consumerSeq
 	s.buf = appendFrameSubject(s.buf, f, m.Subject)
 	s.count++
-	s.lastReply, s.lastSeq = m.Reply, f.streamSeq
+	s.lastSeq = f.streamSeq
 	if s.pending > 0 {
 		s.pending--
 	}
@@ -218,13 +240,37 @@ func (s *jsSubscriber) onMsg(m *nats.Msg) {
 	}
 }
 
+// lastConsumerSeqHeader of an idle heartbeat: the consumer sequence last delivered.
+const lastConsumerSeqHeader = "Nats-Last-Consumer"
+
+// errDeliveryLost: the consumer delivered a message that never arrived.
+var errDeliveryLost = errors.New("jetstream delivery lost")
+
+// failLocked stops buffering and reports err to lost, once. Called with mu held; releases it.
+func (s *jsSubscriber) failLocked(err error) {
+	first := !s.failed
+	s.failed = true
+	s.mu.Unlock()
+	if first {
+		s.lost(err)
+	}
+}
+
 func (s *jsSubscriber) onStatus(m *nats.Msg, status string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.activity++
-	switch status {
-	case "100": // idle heartbeat or flow control
+	if status == "100" {
+		// An idle heartbeat names the last consumer sequence delivered; every delivery before it
+		// came over this connection ahead of it.
+		if last, err := strconv.ParseUint(m.Header.Get(lastConsumerSeqHeader), 10, 64); err == nil && last > s.received && !s.failed {
+			s.failLocked(fmt.Errorf("%w: delivered up to %d, received up to %d", errDeliveryLost, last, s.received))
+			return
+		}
+		s.mu.Unlock()
 		return
+	}
+	defer s.mu.Unlock()
+	switch status {
 	case "408":
 		// A pull request expired; the server says how many of its messages it did not deliver.
 		if left, err := strconv.Atoi(m.Header.Get("Nats-Pending-Messages")); err == nil && left >= 0 {

@@ -46,10 +46,10 @@ func BenchmarkParseAckSubject(b *testing.B) {
 	}
 }
 
-// TestJSSubscriberBatchesInOrderAndAcks runs the subscriber against an embedded JetStream: every
-// message arrives once, in order, framed with its position, over several batches (the pull window
-// is smaller than the stream), and acking a batch acknowledges all of it (ack policy "all").
-func TestJSSubscriberBatchesInOrderAndAcks(t *testing.T) {
+// TestJSSubscriberBatchesInOrder runs the subscriber against an embedded JetStream: every message
+// arrives once, in order, framed with its position, over several batches (the pull window is
+// smaller than the stream), and no delivery is reported lost.
+func TestJSSubscriberBatchesInOrder(t *testing.T) {
 	_, nc, js := streamstest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -61,19 +61,16 @@ func TestJSSubscriberBatchesInOrderAndAcks(t *testing.T) {
 			Header: nats.Header{jetstream.MsgIDHeader: []string{fmt.Sprint(i)}}})
 		require.NoError(t, err)
 	}
-	cons, err := js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckAllPolicy,
-		MaxAckPending: 10000})
+	cons, err := js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckNonePolicy})
 	require.NoError(t, err)
 
-	sub := newJSSubscriber(nc, "T", "c", 300, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lost := make(chan error, 1)
+	sub := newJSSubscriber(nc, "T", "c", 300, func(err error) { lost <- err }, discardLog)
 	defer sub.Close()
 	out, err := sub.Subscribe(ctx, "T")
 	require.NoError(t, err)
 	got, batches := 0, 0
 	for got < n {
-		var wm interface {
-			Ack() bool
-		}
 		select {
 		case m := <-out:
 			batches++
@@ -89,17 +86,18 @@ func TestJSSubscriberBatchesInOrderAndAcks(t *testing.T) {
 				require.Equal(t, uint64(n-got), f.pending)
 				require.NotZero(t, f.storedNanos)
 			}
-			wm = m
+			m.Ack()
+		case err := <-lost:
+			t.Fatalf("delivery reported lost after %d messages: %v", got, err)
 		case <-ctx.Done():
 			t.Fatalf("received %d of %d messages", got, n)
 		}
-		wm.Ack()
 	}
 	require.Greater(t, batches, 1)
-	require.Eventually(t, func() bool {
-		info, err := cons.Info(ctx)
-		return err == nil && info.AckFloor.Stream == n && info.NumAckPending == 0
-	}, 10*time.Second, 20*time.Millisecond)
+	info, err := cons.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(n), info.Delivered.Consumer)
+	require.Zero(t, info.NumPending)
 
 	// Messages published later arrive too (the pull requests are renewed).
 	_, err = js.Publish(ctx, "t.x", []byte("late"))
@@ -111,10 +109,109 @@ func TestJSSubscriberBatchesInOrderAndAcks(t *testing.T) {
 		require.Equal(t, uint64(n+1), f.streamSeq)
 		require.Equal(t, "late", string(f.data))
 		m.Ack()
+	case err := <-lost:
+		t.Fatalf("delivery reported lost: %v", err)
 	case <-ctx.Done():
 		t.Fatal("late message not received")
 	}
 	require.NoError(t, sub.Close())
+}
+
+var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// TestJSSubscriberReportsLostDelivery makes the consumer deliver a message elsewhere (to another
+// pull request, queued at the server before or after the subscriber's) and checks that the subscriber
+// notices the missing delivery, from the next message's consumer sequence or, when nothing follows,
+// from the idle heartbeat, and hands on nothing after the gap.
+func TestJSSubscriberReportsLostDelivery(t *testing.T) {
+	tests := map[string]struct {
+		rogueFirst bool // the other request is queued before the subscriber's
+		want       string
+	}{
+		"first delivery":    {rogueFirst: true, want: "delivery 2 after 0"},
+		"the last delivery": {rogueFirst: false, want: "delivered up to 2, received up to 1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, nc, js := streamstest.Start(t)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+			require.NoError(t, err)
+			cons, err := js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckNonePolicy})
+			require.NoError(t, err)
+			waiting := func(n int) {
+				require.Eventually(t, func() bool {
+					info, err := cons.Info(ctx)
+					return err == nil && info.NumWaiting == n
+				}, 10*time.Second, 10*time.Millisecond)
+			}
+			// The other request, for one message, from another connection.
+			rogue := func() {
+				other, err := nats.Connect(nc.ConnectedUrl())
+				require.NoError(t, err)
+				t.Cleanup(other.Close)
+				inbox := other.NewInbox()
+				_, err = other.SubscribeSync(inbox)
+				require.NoError(t, err)
+				require.NoError(t, other.PublishRequest("$JS.API.CONSUMER.MSG.NEXT.T.c", inbox, []byte(`{"batch":1,"expires":20000000000}`)))
+				require.NoError(t, other.Flush())
+			}
+
+			lost := make(chan error, 2)
+			sub := newJSSubscriber(nc, "T", "c", 2, func(err error) { lost <- err }, discardLog)
+			sub.heartbeat = 200 * time.Millisecond
+			defer sub.Close()
+			if tc.rogueFirst {
+				rogue()
+				waiting(1)
+			}
+			out, err := sub.Subscribe(ctx, "T")
+			require.NoError(t, err)
+			if !tc.rogueFirst {
+				waiting(1)
+				rogue()
+			}
+			waiting(2)
+			// The server serves the waiting requests in turn, a message each: the other request gets
+			// the first message or the second. What the subscriber received before the gap is
+			// handed on, nothing after it.
+			for i := range 2 {
+				_, err := js.Publish(ctx, "t.a", fmt.Appendf(nil, "m%d", i))
+				require.NoError(t, err)
+			}
+			var seqs []uint64
+			for {
+				select {
+				case m := <-out:
+					for rest := m.Payload; len(rest) > 0; {
+						var f frame
+						f, rest, err = nextFrame(rest)
+						require.NoError(t, err)
+						seqs = append(seqs, f.consumerSeq)
+					}
+					m.Ack()
+					continue
+				case err := <-lost:
+					require.ErrorIs(t, err, errDeliveryLost)
+					require.ErrorContains(t, err, tc.want)
+				case <-ctx.Done():
+					t.Fatal("lost delivery not reported")
+				}
+				break
+			}
+			if tc.rogueFirst {
+				require.Empty(t, seqs)
+			} else {
+				require.Equal(t, []uint64{1}, seqs)
+			}
+			select {
+			case err := <-lost:
+				t.Fatalf("reported twice: %v", err)
+			case <-time.After(3 * sub.heartbeat):
+			}
+		})
+	}
 }
 
 // TestJSSubscriberResumesAfterServerRestart checks that the pull requests are renewed when the
@@ -133,9 +230,10 @@ func TestJSSubscriberResumesAfterServerRestart(t *testing.T) {
 	defer cancel()
 	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
 	require.NoError(t, err)
-	_, err = js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckAllPolicy})
+	_, err = js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckNonePolicy})
 	require.NoError(t, err)
-	sub := newJSSubscriber(nc, "T", "c", 100, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lost := make(chan error, 1)
+	sub := newJSSubscriber(nc, "T", "c", 100, func(err error) { lost <- err }, discardLog)
 	defer sub.Close()
 	out, err := sub.Subscribe(ctx, "T")
 	require.NoError(t, err)
@@ -147,6 +245,8 @@ func TestJSSubscriberResumesAfterServerRestart(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, want, f.streamSeq)
 			m.Ack()
+		case err := <-lost:
+			t.Fatalf("delivery reported lost: %v", err)
 		case <-ctx.Done():
 			t.Fatalf("message %d not received", want)
 		}

@@ -192,10 +192,17 @@ func (r *benchRig) publish(msgs []streams.Outgoing) {
 
 // brokerConsume pulls and acks n messages from the live stream with no work, the way spendstream
 // consumes (prefetching pull, ack policy "all", one ack per 1,000 messages), and returns when done.
-func (r *benchRig) brokerConsume(n int) time.Duration {
+func (r *benchRig) brokerConsume(n int) time.Duration { return r.brokerConsumeAcks(n, true) }
+
+// brokerConsumeAcks is brokerConsume, with acks (ack policy "all", one ack per 1,000 messages) or
+// without (ack policy "none").
+func (r *benchRig) brokerConsumeAcks(n int, acks bool) time.Duration {
 	ctx := context.Background()
-	c, err := r.js.CreateConsumer(ctx, streams.StreamLive, jetstream.ConsumerConfig{Durable: "bench-broker-alone",
-		AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 20000})
+	cc := jetstream.ConsumerConfig{Durable: "bench-broker-alone", AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 20000}
+	if !acks {
+		cc.AckPolicy, cc.MaxAckPending = jetstream.AckNonePolicy, 0
+	}
+	c, err := r.js.CreateConsumer(ctx, streams.StreamLive, cc)
 	require.NoError(r.b, err)
 	defer func() { _ = r.js.DeleteConsumer(ctx, streams.StreamLive, "bench-broker-alone") }()
 	start := time.Now()
@@ -207,7 +214,7 @@ func (r *benchRig) brokerConsume(n int) time.Duration {
 		m, err := it.Next()
 		require.NoError(r.b, err)
 		got++
-		if got%1000 == 0 || got == n {
+		if acks && (got%1000 == 0 || got == n) {
 			require.NoError(r.b, m.Ack())
 		}
 	}
@@ -396,6 +403,9 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	brokerDrain := rig.brokerConsume(n)
 	brokerSplit := split.report(n, brokerDrain)
 	split = startCPUSplit(nil, rig.nats)
+	brokerNoAcks := rig.brokerConsumeAcks(n, false)
+	brokerNoAcksSplit := split.report(n, brokerNoAcks)
+	split = startCPUSplit(nil, rig.nats)
 	brokerDrainParts := rig.brokerConsumePartitioned(n)
 	brokerPartsSplit := split.report(n, brokerDrainParts)
 	db := fmt.Sprintf("bench_drain_%d", time.Now().UnixNano())
@@ -428,6 +438,7 @@ func runPipelineBench(b *testing.B, env benchEnv) {
 	report("cost       spendstream CPU %s per event (target <= 5µs), peak RSS %.0f MiB", cpuPerEvent, float64(rss)/(1<<20))
 	report("split      drain %s", splitLine)
 	report("           broker alone %s", brokerSplit)
+	report("           broker alone without acks %8.0f ev/s, %s", float64(n)/brokerNoAcks.Seconds(), brokerNoAcksSplit)
 	report("           broker alone, %d partition consumers: %s", rig.scfg.Partitions, brokerPartsSplit)
 	// When the consumer's commits landed (seconds after its start: committed events), which
 	// separates start-up and the last flush from the steady rate.

@@ -49,8 +49,6 @@ type Config struct {
 	BackfillMaxAge  time.Duration
 	DeadLetterAge   time.Duration
 	MaxBytes        int64 // per stream; -1 unlimited
-	AckWait         time.Duration
-	MaxAckPending   int
 }
 
 // DefaultConfig returns the defaults.
@@ -63,8 +61,6 @@ func DefaultConfig() Config {
 		BackfillMaxAge:  7 * 24 * time.Hour,
 		DeadLetterAge:   30 * 24 * time.Hour,
 		MaxBytes:        -1,
-		AckWait:         2 * time.Minute,
-		MaxAckPending:   20000,
 	}
 }
 
@@ -78,9 +74,6 @@ func (c Config) Validate() error {
 	}
 	if c.DuplicateWindow <= 0 {
 		return errors.New("duplicate window must be positive")
-	}
-	if c.MaxAckPending < 1 {
-		return errors.New("max ack pending must be positive")
 	}
 	return nil
 }
@@ -238,10 +231,9 @@ func ResetConsumer(ctx context.Context, js jetstream.JetStream, c Config, l even
 		Durable:       name,
 		Description:   desc,
 		FilterSubject: FilterSubject(c, l, partition),
-		AckPolicy:     jetstream.AckAllPolicy, // a batch is acked by its last message
-		AckWait:       c.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: c.MaxAckPending,
+		// No acks: the positions committed with the roll-ups are what a restart resumes from, and
+		// the subscriber notices a lost delivery itself (see jsSubscriber).
+		AckPolicy:     jetstream.AckNonePolicy,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 	if committed > 0 {

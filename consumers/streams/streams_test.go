@@ -159,7 +159,6 @@ func TestConfigValidate(t *testing.T) {
 		"zero replicas":       {mod: func(c *Config) { c.Replicas = 0 }, wantErr: "replicas"},
 		"six replicas":        {mod: func(c *Config) { c.Replicas = 6 }, wantErr: "replicas"},
 		"no duplicate window": {mod: func(c *Config) { c.DuplicateWindow = 0 }, wantErr: "duplicate window"},
-		"no max ack pending":  {mod: func(c *Config) { c.MaxAckPending = 0 }, wantErr: "max ack pending"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -476,7 +475,7 @@ func TestResetConsumer(t *testing.T) {
 				info, err := cons.Info(ctx)
 				require.NoError(t, err)
 				require.Equal(t, ConsumerName(events.LaneLive, part), info.Name)
-				require.Equal(t, jetstream.AckAllPolicy, info.Config.AckPolicy)
+				require.Equal(t, jetstream.AckNonePolicy, info.Config.AckPolicy)
 				got := fetch(t, cons, int(info.NumPending))
 				if len(got) == 0 {
 					return 0, 0
