@@ -322,12 +322,18 @@ type Hist [HistBuckets]uint32
 // sums arrays element-wise, so shorter arrays merge correctly and cost less to send.
 func (h *Hist) Uint64s() []uint64 { return h.AppendUint64s(nil) }
 
-// AppendUint64s appends what Uint64s returns to dst.
-func (h *Hist) AppendUint64s(dst []uint64) []uint64 {
+// Len is the length of h without its trailing zero buckets.
+func (h *Hist) Len() int {
 	n := len(h)
 	for n > 0 && h[n-1] == 0 {
 		n--
 	}
+	return n
+}
+
+// AppendUint64s appends what Uint64s returns to dst.
+func (h *Hist) AppendUint64s(dst []uint64) []uint64 {
+	n := h.Len()
 	if dst == nil {
 		dst = make([]uint64, 0, n)
 	}

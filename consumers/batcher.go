@@ -111,8 +111,8 @@ type Batcher struct {
 	cond     *sync.Cond
 	cur      *aggregates.Batch
 	curCount int
-	parts    map[uint16]*partition
-	wide     partition // Wide: the whole lane (seq, stored, caughtUp, upSeq)
+	parts    []*partition // by partition number; nil: not owned
+	wide     partition    // Wide: the whole lane (seq, stored, caughtUp, upSeq)
 	flushing bool
 	gaveUp   bool
 	kick     chan struct{}
@@ -135,12 +135,15 @@ func (b *Batcher) processed(t events.Type) prometheus.Counter {
 func NewBatcher(cfg BatcherConfig, store Store, committed map[uint16]aggregates.Position, owned []int, m *Metrics, log *slog.Logger) *Batcher {
 	cfg.setDefaults()
 	b := &Batcher{cfg: cfg, store: store, log: log, metrics: m, cur: aggregates.NewBatch(),
-		parts: map[uint16]*partition{}, kick: make(chan struct{}, 1), backlog: map[int]uint64{}, counters: map[events.Type]prometheus.Counter{}}
+		kick: make(chan struct{}, 1), backlog: map[int]uint64{}, counters: map[events.Type]prometheus.Counter{}}
 	b.cond = sync.NewCond(&b.mu)
 	for i, p := range owned {
 		c := committed[uint16(p)]
 		c.Lane, c.Partition = cfg.Lane, uint16(p)
-		b.parts[uint16(p)] = &partition{seq: c.StreamSeq, committed: c}
+		for len(b.parts) <= p {
+			b.parts = append(b.parts, nil)
+		}
+		b.parts[p] = &partition{seq: c.StreamSeq, committed: c}
 		if i == 0 || c.StreamSeq < b.wide.seq {
 			b.wide.seq = c.StreamSeq
 		}
@@ -156,6 +159,9 @@ func (b *Batcher) StartSeq() uint64 {
 	first := true
 	var seq uint64
 	for _, st := range b.parts {
+		if st == nil {
+			continue
+		}
 		if first || st.seq < seq {
 			seq = st.seq
 		}
@@ -168,10 +174,18 @@ func (b *Batcher) StartSeq() uint64 {
 func (b *Batcher) Seen(p uint16) uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if st := b.parts[p]; st != nil {
+	if st := b.part(p); st != nil {
 		return st.seq
 	}
 	return 0
+}
+
+// part returns the state of partition p, nil when it is not owned.
+func (b *Batcher) part(p uint16) *partition {
+	if int(p) < len(b.parts) {
+		return b.parts[p]
+	}
+	return nil
 }
 
 // SeenAll fills seen[p] with the last handled sequence of every owned partition p (seen is grown
@@ -180,11 +194,12 @@ func (b *Batcher) SeenAll(seen []uint64) []uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	seen = seen[:0]
-	for p, st := range b.parts {
-		for len(seen) <= int(p) {
-			seen = append(seen, 0)
+	for _, st := range b.parts {
+		var seq uint64
+		if st != nil {
+			seq = st.seq
 		}
-		seen[p] = st.seq
+		seen = append(seen, seq)
 	}
 	return seen
 }
@@ -292,7 +307,7 @@ func (b *Batcher) Kick() {
 }
 
 func (b *Batcher) advance(p uint16, seq uint64, stored time.Time) (*partition, error) {
-	st := b.parts[p]
+	st := b.part(p)
 	if st == nil {
 		return nil, fmt.Errorf("partition %d is not owned by this batcher", p)
 	}
@@ -319,7 +334,7 @@ func (b *Batcher) Probe(p int, at time.Time, pending, deliveredSeq uint64) {
 		}
 		return
 	}
-	st := b.parts[uint16(p)]
+	st := b.part(uint16(p))
 	if st == nil || pending != 0 || deliveredSeq > st.seq {
 		return
 	}
@@ -381,6 +396,9 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	}
 	snap := b.cur
 	for p, st := range b.parts {
+		if st == nil {
+			continue
+		}
 		seq, asOf := st.seq, st.asOf()
 		if b.cfg.Wide {
 			// Every message of the lane up to wide.seq is handled, this partition's included.
@@ -392,7 +410,7 @@ func (b *Batcher) Flush(ctx context.Context) error {
 		if seq == st.committed.StreamSeq && !asOf.After(st.committed.AsOf) {
 			continue
 		}
-		snap.Positions = append(snap.Positions, aggregates.Position{Lane: b.cfg.Lane, Partition: p,
+		snap.Positions = append(snap.Positions, aggregates.Position{Lane: b.cfg.Lane, Partition: uint16(p),
 			StreamSeq: seq, AsOf: asOf, Events: st.events})
 		st.events = 0
 	}

@@ -179,8 +179,11 @@ func (s *Store) WriteBatch(ctx context.Context, b *aggregates.Batch) error {
 		return s.writePostHog(ctx, b)
 	}
 	c := newRollupColumns(b.Rows() + len(b.Positions))
-	// Most histograms of a batch's partials have a few dozen non-zero leading buckets.
-	c.histFlat = make([]uint64, 0, 2*32*len(b.VPS))
+	hists := 0
+	for _, p := range b.VPS {
+		hists += p.CPUHist.Len() + p.MemHist.Len()
+	}
+	c.histFlat = make([]uint64, 0, hists)
 	flushed := b.FlushedAt
 	for k, p := range b.VPS {
 		c.add(row{kind: "vps", windowStart: k.WindowStart, tenant: k.TenantID, resource: k.ResourceID,
