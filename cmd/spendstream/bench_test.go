@@ -190,12 +190,13 @@ func (r *benchRig) publish(msgs []streams.Outgoing) {
 	}
 }
 
-// brokerConsume pulls and acks n messages from the live stream with no work, the way spendstream
-// consumes (prefetching pull, ack policy "all", one ack per 1,000 messages), and returns when done.
+// brokerConsume pulls and acks n messages from the live stream with no work (the jetstream
+// package's prefetching pull, ack policy "all", one ack per 1,000 messages) and returns when done:
+// the baseline, "pull-consume + ack".
 func (r *benchRig) brokerConsume(n int) time.Duration { return r.brokerConsumeAcks(n, true) }
 
-// brokerConsumeAcks is brokerConsume, with acks (ack policy "all", one ack per 1,000 messages) or
-// without (ack policy "none").
+// brokerConsumeAcks is brokerConsume with acks, or without them (ack policy "none", as spendstream's
+// roll-up consumers have): the broker's cost of delivering alone.
 func (r *benchRig) brokerConsumeAcks(n int, acks bool) time.Duration {
 	ctx := context.Background()
 	cc := jetstream.ConsumerConfig{Durable: "bench-broker-alone", AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 20000}
