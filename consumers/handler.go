@@ -53,9 +53,10 @@ type handler struct {
 }
 
 // Handle is the Watermill handler. It returns nil once the effect of every message of the batch is
-// in the current roll-up batch (or the message is in the dead-letter stream): the ack only lets
-// JetStream move on; exactly-once comes from the position committed with each roll-up batch. Any
-// failure rewinds the partition to the committed position instead of retrying in place.
+// in the current roll-up batch (or the message is in the dead-letter stream): the (Watermill) ack
+// only lets the subscriber hand on the next batch; exactly-once comes from the position committed
+// with each roll-up batch. Any failure rewinds the partition to the committed position instead of
+// retrying in place.
 func (h *handler) Handle(msg *message.Message) error {
 	if err := h.handle(msg); err != nil {
 		h.fail(err)
