@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 )
@@ -108,12 +107,7 @@ func TestClickHouseRestartDuringFlow(t *testing.T) {
 
 	chs := newCHPrivate(t)
 	db := "chrestart"
-	cfg := clickhouse.DefaultConfig()
-	cfg.Addr, cfg.Database = chs.addr(), db
-	store, err := clickhouse.Open(cfg, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
-	require.NoError(t, store.Migrate(ctx))
+	store := chaosStore(ctx, t, chs.addr(), db)
 
 	emb := startNATS(t)
 	js := chaosJS(t, emb.URL())
@@ -202,19 +196,7 @@ func TestClickHouseRestartDuringFlow(t *testing.T) {
 	t.Logf("caught up with the stream (%v) %s after the publisher finished", last, time.Since(waitStart).Round(time.Millisecond))
 	requireAlive()
 
-	_, counted, err := chaosCommitted(ctx, store)
-	require.NoError(t, err)
-	if counted != uint64(d.truth.counted) {
-		t.Errorf("the committed positions account for %d events, the ground truth has %d (%+d)",
-			counted, d.truth.counted, int64(counted)-int64(d.truth.counted))
-	}
-	samples, sent := chaosRequireRollups(t, store, d)
-	dl := readDeadLetters(t, js)
-	n := 0
-	for _, c := range dl {
-		n += c
-	}
-	require.Equal(t, d.malformed, n, "dead letters by reason: %v", dl)
+	samples, sent, counted, n := chaosRequireTruth(ctx, t, store, js, d, "")
 
 	require.NoError(t, cons.stop(30*time.Second), "graceful stop after the restart")
 	t.Logf("%d VPS samples, %d messages sent, %d events, %d dead letters, all equal to the ground truth; %d consumer runs; took %s",

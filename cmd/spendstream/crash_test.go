@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/consumers/streams"
 )
 
@@ -66,12 +65,7 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances int, rescale bool,
 	defer cancel()
 
 	db := testDatabase(t, chAddr, "crash")
-	cfg := clickhouse.DefaultConfig()
-	cfg.Addr, cfg.Database = chAddr, db
-	store, err := clickhouse.Open(cfg, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
-	require.NoError(t, store.Migrate(ctx)) // the consumers migrate too; the test reads progress from the start
+	store := chaosStore(ctx, t, chAddr, db)
 	inflight, waitInflight := chaosInflight(t, chAddr, db)
 
 	emb := startNATS(t)
@@ -187,23 +181,8 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances int, rescale bool,
 	chaosWaitCommitted(t, store, last, 40*time.Second)
 	requireAlive()
 
-	_, counted, err := chaosCommitted(ctx, store)
-	require.NoError(t, err)
-	if counted != uint64(d.truth.counted) {
-		t.Errorf("the committed positions account for %d events, the ground truth has %d (%+d); more means some "+
-			"events were committed twice (compare a run with SPENDSTREAM_TEST_CRASH_FENCE=1)",
-			counted, d.truth.counted, int64(counted)-int64(d.truth.counted))
-	}
-	samples, sent := chaosRequireRollups(t, store, d)
-
-	// Dead-lettering is exactly-once too (within the duplicate window): one dead letter per
-	// malformed payload, however often its message was replayed.
-	dl := readDeadLetters(t, js)
-	n := 0
-	for _, c := range dl {
-		n += c
-	}
-	require.Equal(t, d.malformed, n, "dead letters by reason: %v", dl)
+	samples, sent, counted, n := chaosRequireTruth(ctx, t, store, js, d,
+		"; more means some events were committed twice (compare a run with SPENDSTREAM_TEST_CRASH_FENCE=1)")
 
 	for _, p := range procs {
 		require.NoError(t, p.stop(30*time.Second), p.name)

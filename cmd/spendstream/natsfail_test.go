@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spendstream/spendstream/aggregates/clickhouse"
 	"github.com/spendstream/spendstream/consumers/streams"
 	"github.com/spendstream/spendstream/schemas/events"
 	"github.com/spendstream/spendstream/schemas/generate"
@@ -45,13 +44,8 @@ func TestNATSFailuresDuringFlow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 
-	db := testDatabase(t, chAddr, "natsrestart")
-	cfg := clickhouse.DefaultConfig()
-	cfg.Addr, cfg.Database = chAddr, db
-	store, err := clickhouse.Open(cfg, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
-	require.NoError(t, store.Migrate(ctx))
+	db := testDatabase(t, chAddr, "natsfail")
+	store := chaosStore(ctx, t, chAddr, db)
 
 	dir := t.TempDir()
 	_, portStr, err := net.SplitHostPort(freePort(t))
@@ -120,16 +114,7 @@ func TestNATSFailuresDuringFlow(t *testing.T) {
 	gone, exitErr := cons.exited()
 	require.False(t, gone, "consumer exited: %v\n%s", exitErr, cons.tail(20))
 
-	_, counted, err := chaosCommitted(ctx, store)
-	require.NoError(t, err)
-	require.Equal(t, uint64(d.truth.counted), counted, "events the committed positions account for")
-	samples, sent := chaosRequireRollups(t, store, d)
-	dl := readDeadLetters(t, js)
-	n := 0
-	for _, c := range dl {
-		n += c
-	}
-	require.Equal(t, d.malformed, n, "dead letters by reason: %v", dl)
+	samples, sent, counted, n := chaosRequireTruth(ctx, t, store, js, d, "")
 	require.NoError(t, cons.stop(30*time.Second))
 	// The handler's warning carries the subscriber's error as is; the restart's wraps it.
 	lost, rewound := cons.countLog(`"err":"jetstream delivery lost`), cons.countLog("restarting consumers")

@@ -411,6 +411,42 @@ func chaosEventually(within, every time.Duration, cond func() bool) bool {
 	}
 }
 
+// chaosStore opens database db on the ClickHouse at addr, with the schema applied (the consumers
+// migrate too; the test reads progress from the start).
+func chaosStore(ctx context.Context, t testing.TB, addr, db string) *clickhouse.Store {
+	t.Helper()
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addr, cfg.Database = addr, db
+	store, err := clickhouse.Open(cfg, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	require.NoError(t, store.Migrate(ctx))
+	return store
+}
+
+// chaosRequireTruth checks what a flow left, once the consumers have caught up, against the
+// dataset's ground truth: the events the committed positions account for (a difference is an
+// error, explained by hint), the roll-ups (chaosRequireRollups), and one dead letter per malformed
+// payload, however often its message was replayed (dead-lettering is de-duplicated by the source
+// sequence within the duplicate window). It returns the totals for the test's log.
+func chaosRequireTruth(ctx context.Context, t *testing.T, store *clickhouse.Store, js jetstream.JetStream, d *chaosDataset,
+	hint string) (samples, sent, counted uint64, deadLetters int) {
+	t.Helper()
+	_, counted, err := chaosCommitted(ctx, store)
+	require.NoError(t, err)
+	if counted != uint64(d.truth.counted) {
+		t.Errorf("the committed positions account for %d events, the ground truth has %d (%+d)%s",
+			counted, d.truth.counted, int64(counted)-int64(d.truth.counted), hint)
+	}
+	samples, sent = chaosRequireRollups(t, store, d)
+	dl := readDeadLetters(t, js)
+	for _, c := range dl {
+		deadLetters += c
+	}
+	require.Equal(t, d.malformed, deadLetters, "dead letters by reason: %v", dl)
+	return samples, sent, counted, deadLetters
+}
+
 // chaosRequireRollups compares the roll-ups with the ground truth (chaosDiffRollups) and fails on
 // any difference. It returns the total VPS samples and messages sent.
 //
