@@ -137,17 +137,15 @@ func NewBatcher(cfg BatcherConfig, store Store, committed map[uint16]aggregates.
 	b := &Batcher{cfg: cfg, store: store, log: log, metrics: m, cur: aggregates.NewBatch(),
 		kick: make(chan struct{}, 1), backlog: map[int]uint64{}, counters: map[events.Type]prometheus.Counter{}}
 	b.cond = sync.NewCond(&b.mu)
-	for i, p := range owned {
+	for _, p := range owned {
 		c := committed[uint16(p)]
 		c.Lane, c.Partition = cfg.Lane, uint16(p)
 		for len(b.parts) <= p {
 			b.parts = append(b.parts, nil)
 		}
 		b.parts[p] = &partition{seq: c.StreamSeq, committed: c}
-		if i == 0 || c.StreamSeq < b.wide.seq {
-			b.wide.seq = c.StreamSeq
-		}
 	}
+	b.wide.seq = b.startSeqLocked()
 	return b
 }
 
@@ -156,6 +154,10 @@ func NewBatcher(cfg BatcherConfig, store Store, committed map[uint16]aggregates.
 func (b *Batcher) StartSeq() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.startSeqLocked()
+}
+
+func (b *Batcher) startSeqLocked() uint64 {
 	first := true
 	var seq uint64
 	for _, st := range b.parts {

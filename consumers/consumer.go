@@ -183,9 +183,9 @@ func (c *Consumer) runOnce(parent context.Context) error {
 			return err
 		}
 		for _, p := range c.cfg.units() {
-			start := b.StartSeq()
-			if p != streams.AllPartitions {
-				start = committed[uint16(p)].StreamSeq
+			start := committed[uint16(p)].StreamSeq
+			if p == streams.AllPartitions {
+				start = b.StartSeq()
 			}
 			if _, err := streams.ResetConsumer(ctx, js, c.cfg.Streams, lane, p, start); err != nil {
 				return err

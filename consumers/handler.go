@@ -80,8 +80,7 @@ func (h *handler) handle(msg *message.Message) error {
 		h.seen = append(h.seen[:0], h.batcher.Seen(uint16(h.partition)))
 	}
 	h.entries = h.entries[:0]
-	caughtUp := false
-	var pending uint64
+	var pending uint64 // after the batch's last message
 	for rest := msg.Payload; len(rest) > 0; {
 		var f frame
 		var err error
@@ -90,7 +89,7 @@ func (h *handler) handle(msg *message.Message) error {
 		}
 		// The subscriber hands on only messages that follow each other in the consumer's
 		// deliveries (see jsSubscriber), each with its position.
-		caughtUp, pending = f.pending == 0, f.pending
+		pending = f.pending
 		p, k := h.partition, 0
 		if wide {
 			p = streams.PartitionOf(h.streams, h.lane, f.subject)
@@ -128,7 +127,7 @@ func (h *handler) handle(msg *message.Message) error {
 		return err
 	}
 	h.batcher.Backlog(h.partition, pending)
-	if caughtUp {
+	if pending == 0 {
 		h.batcher.Kick() // caught up: commit now rather than at the next tick
 	}
 	return nil

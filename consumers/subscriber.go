@@ -262,7 +262,7 @@ func (s *jsSubscriber) onStatus(m *nats.Msg, status string) {
 	if status == "100" {
 		// An idle heartbeat names the last consumer sequence delivered; every delivery before it
 		// came over this connection ahead of it.
-		if last, err := strconv.ParseUint(m.Header.Get(lastConsumerSeqHeader), 10, 64); err == nil && last > s.received && !s.failed {
+		if last, err := strconv.ParseUint(m.Header.Get(lastConsumerSeqHeader), 10, 64); err == nil && last > s.received {
 			s.failLocked(fmt.Errorf("%w: delivered up to %d, received up to %d", errDeliveryLost, last, s.received))
 			return
 		}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spendstream/spendstream/aggregates"
 	"github.com/spendstream/spendstream/schemas/events"
-	"github.com/spendstream/spendstream/schemas/generate"
 )
 
 // BenchmarkSinkBatches writes the pipeline benchmark's events, folded into roll-up batches of N
@@ -41,16 +40,10 @@ func BenchmarkSinkBatches(b *testing.B) {
 		sizes = []string{"50000", "200000"}
 	}
 	// The pipeline benchmark's events, in its stream order.
-	g := generate.New(generate.Options{Seed: 99, Tenants: 200, VPSPerTenant: 8, IPsPerTenant: 2,
-		SampleEvery: 30 * time.Second, EmailEvery: time.Minute})
-	var evs []*events.Event
 	end := time.Now().UTC()
-	for start := end.Add(-time.Minute); len(evs) < n; start = start.Add(-time.Minute) {
-		for _, it := range g.Window(start, start.Add(time.Minute)) {
-			if len(evs) < n {
-				evs = append(evs, it.Event)
-			}
-		}
+	var evs []*events.Event
+	for _, it := range benchItems(n, end) {
+		evs = append(evs, it.Event)
 	}
 	for b.Loop() {
 		for _, f := range sizes {

@@ -82,7 +82,6 @@ var testToken = func() string {
 	return tok
 }()
 
-// getJSON GETs url as the test's cfo and decodes the body into out.
 // historicalEvent is a CloudEvent for POST /v1/events on the backfill lane ("historical": true).
 func historicalEvent(id string, typ events.Type, tenant string, at time.Time, data any) map[string]any {
 	return map[string]any{"specversion": "1.0", "id": id, "source": "test", "type": typ, "time": at.Format(time.RFC3339),
@@ -105,6 +104,7 @@ func postEvents(t testing.TB, base string, batch any) {
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 }
 
+// getJSON GETs url as the test's cfo and decodes the body into out.
 func getJSON(t testing.TB, url string, out any) int {
 	t.Helper()
 	return getJSONAs(t, testToken, url, out)
@@ -127,10 +127,6 @@ func getJSONAs(t testing.TB, token, url string, out any) int {
 	return resp.StatusCode
 }
 
-// runInProcess starts `spendstream run` in this process, serving on httpAddr, against the NATS at
-// natsURL and the ClickHouse database db at chAddr, with 200 ms flushes and the extra flags; it
-// returns once /readyz answers. stop (also a cleanup of t; a second call does nothing) cancels it
-// and requires a clean exit within 30 s.
 // e2eStack is what an end-to-end test runs spendstream on: a fresh database on the test
 // ClickHouse, an embedded NATS server and a free HTTP address (base is its URL).
 type e2eStack struct {
@@ -152,6 +148,10 @@ func (s *e2eStack) run(t *testing.T, extra ...string) (stop func()) {
 	return runInProcess(t, s.nats.URL(), s.httpAddr, s.chAddr, s.db, extra...)
 }
 
+// runInProcess starts `spendstream run` in this process, serving on httpAddr, against the NATS at
+// natsURL and the ClickHouse database db at chAddr, with 200 ms flushes and the extra flags; it
+// returns once /readyz answers. stop (also a cleanup of t; a second call does nothing) cancels it
+// and requires a clean exit within 30 s.
 func runInProcess(t *testing.T, natsURL, httpAddr, chAddr, db string, extra ...string) (stop func()) {
 	t.Helper()
 	args := append([]string{"run", "--nats-url", natsURL, "--http-addr", httpAddr,

@@ -392,7 +392,7 @@ func consumerLag(js jetstream.JetStream, cfg Config) func(context.Context) map[s
 		for _, lane := range cfg.Consumers.Lanes {
 			infos, _ := streams.RollupConsumerInfos(ctx, js, cfg.Streams, lane) // what was read counts
 			for _, info := range infos {
-				out[string(lane)] += info.NumPending + uint64(info.NumAckPending)
+				out[string(lane)] += info.NumPending
 			}
 		}
 		return out

@@ -245,9 +245,7 @@ func ResetConsumer(ctx context.Context, js jetstream.JetStream, c Config, l even
 	// Delete and create again after a pause.
 	var err error
 	for attempt := 1; attempt <= 5; attempt++ {
-		if err = js.DeleteConsumer(ctx, stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			err = fmt.Errorf("delete consumer %s: %w", name, err)
-		} else {
+		if err = DeleteConsumers(ctx, js, l, name); err == nil {
 			var cons jetstream.Consumer
 			if cons, err = js.CreateConsumer(ctx, stream, cc); err == nil {
 				return cons, nil
