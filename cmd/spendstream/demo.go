@@ -29,15 +29,7 @@ type sink func(ctx context.Context, items []generate.Item) error
 // consumers dead-letter them.
 func natsSink(pub *streams.Publisher, fallbackTenant string) sink {
 	return func(ctx context.Context, items []generate.Item) error {
-		out := make([]streams.Outgoing, 0, len(items))
-		for i, it := range items {
-			if it.Event == nil {
-				out = append(out, streams.Outgoing{Subject: "usage.vps.sample." + fallbackTenant,
-					MsgID: fmt.Sprintf("malformed-%d-%d", time.Now().UnixNano(), i), Data: it.Raw})
-				continue
-			}
-			out = append(out, streams.Outgoing{Subject: events.Subject(*it.Event), MsgID: events.MsgID(*it.Event), Data: it.Raw})
-		}
+		out := outgoing(items, fallbackTenant, fmt.Sprintf("malformed-%d", time.Now().UnixNano()))
 		for _, r := range pub.Publish(ctx, out) {
 			if r.Err != nil {
 				return r.Err
@@ -45,6 +37,21 @@ func natsSink(pub *streams.Publisher, fallbackTenant string) sink {
 		}
 		return nil
 	}
+}
+
+// outgoing turns generated items into stream messages, each under its event's message id; a
+// malformed item (no event) goes to fallbackTenant's VPS subject as <malformedID>-<index>.
+func outgoing(items []generate.Item, fallbackTenant, malformedID string) []streams.Outgoing {
+	out := make([]streams.Outgoing, 0, len(items))
+	for i, it := range items {
+		if it.Event == nil {
+			out = append(out, streams.Outgoing{Subject: "usage.vps.sample." + fallbackTenant,
+				MsgID: fmt.Sprintf("%s-%d", malformedID, i), Data: it.Raw})
+			continue
+		}
+		out = append(out, streams.Outgoing{Subject: events.Subject(*it.Event), MsgID: events.MsgID(*it.Event), Data: it.Raw})
+	}
+	return out
 }
 
 // httpSink posts items as a JSON array to POST /v1/events.

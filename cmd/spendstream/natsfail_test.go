@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spendstream/spendstream/consumers/streams"
-	"github.com/spendstream/spendstream/schemas/events"
 	"github.com/spendstream/spendstream/schemas/generate"
 )
 
@@ -205,15 +204,7 @@ func publishRetrying(ctx context.Context, pub *streams.Publisher, items []genera
 	size := max(1, (len(items)+chunks-1)/chunks)
 	pause := over / time.Duration(chunks)
 	for c := 0; c*size < len(items); c++ {
-		var out []streams.Outgoing
-		for i, it := range items[c*size : min((c+1)*size, len(items))] {
-			if it.Event == nil {
-				out = append(out, streams.Outgoing{Subject: "usage.vps.sample." + fallbackTenant,
-					MsgID: fmt.Sprintf("malformed-%d-%d", c, i), Data: it.Raw})
-				continue
-			}
-			out = append(out, streams.Outgoing{Subject: events.Subject(*it.Event), MsgID: events.MsgID(*it.Event), Data: it.Raw})
-		}
+		out := outgoing(items[c*size:min((c+1)*size, len(items))], fallbackTenant, fmt.Sprintf("malformed-%d", c))
 		for len(out) > 0 {
 			var failed []streams.Outgoing
 			// An ack lost with the server never comes: give each attempt a deadline.
