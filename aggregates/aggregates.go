@@ -325,6 +325,11 @@ func (h *Hist) Uint64s() []uint64 { return h.AppendUint64s(nil) }
 // Len is the length of h without its trailing zero buckets.
 func (h *Hist) Len() int {
 	n := len(h)
+	// Four buckets at a time first (HistBuckets is a multiple of four): the trailing zeros of a
+	// partial are most of its buckets.
+	for n >= 4 && h[n-1]|h[n-2]|h[n-3]|h[n-4] == 0 {
+		n -= 4
+	}
 	for n > 0 && h[n-1] == 0 {
 		n--
 	}

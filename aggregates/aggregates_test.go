@@ -125,6 +125,14 @@ func TestHistUint64s(t *testing.T) {
 	require.Empty(t, h.Uint64s())
 	h[1], h[3] = 3, 1<<31
 	require.Equal(t, []uint64{0, 3, 0, 1 << 31}, h.Uint64s())
+	// Len skips trailing zeros four buckets at a time, then one by one: the last non-zero bucket at
+	// every position of a four-bucket group, at both ends.
+	for _, last := range []int{0, 1, 2, 3, 4, 5, 7, 8, 42, 95, 96, 97, 98, 99} {
+		var h Hist
+		h[0], h[last] = 1, 2
+		require.Equal(t, last+1, h.Len(), "last non-zero bucket %d", last)
+		require.Len(t, h.Uint64s(), last+1)
+	}
 }
 
 func BenchmarkMerge(b *testing.B) {

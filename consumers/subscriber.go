@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"strconv"
 	"sync"
 	"time"
@@ -308,9 +309,21 @@ func parseAckSubject(reply string) (streamSeq, consumerSeq uint64, storedNanos i
 	if len(reply) <= len(prefix) || reply[:len(prefix)] != prefix {
 		return 0, 0, 0, 0
 	}
-	var dots [16]int
-	n := 0
-	for i := 0; i < len(reply); i++ {
+	// The dots' offsets, the prefix's two included; after the prefix eight bytes at a time while
+	// eight are left.
+	dots := [16]int{3, 7}
+	n := 2
+	i := len(prefix)
+	for ; len(reply)-i >= 8; i += 8 {
+		for m := zeroBytes(load64(reply[i:]) ^ ('.' * ones)); m != 0; m &= m - 1 {
+			if n == len(dots) {
+				return 0, 0, 0, 0
+			}
+			dots[n] = i + bits.TrailingZeros64(m)>>3
+			n++
+		}
+	}
+	for ; i < len(reply); i++ {
 		if reply[i] == '.' {
 			if n == len(dots) {
 				return 0, 0, 0, 0
@@ -348,23 +361,61 @@ func parseAckSubject(reply string) (streamSeq, consumerSeq uint64, storedNanos i
 	return streamSeq, consumerSeq, int64(ts), pending
 }
 
+// SWAR constants: one in every byte, seven low bits of every byte.
+const (
+	ones  = 0x0101010101010101
+	lows7 = 0x7F7F7F7F7F7F7F7F
+)
+
+// load64 reads s[:8] as a little-endian word (the first byte lowest).
+func load64(s string) uint64 {
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// zeroBytes sets the high bit of exactly the bytes of x that are zero (no carries between bytes).
+func zeroBytes(x uint64) uint64 { return ^((x&lows7 + lows7) | x | lows7) }
+
+// parseUint parses a decimal uint64 without sign or leading '+'.
 func parseUint(s string) (uint64, bool) {
-	if len(s) == 0 || len(s) > 20 {
+	// Up to 19 digits cannot overflow; 20 do when above the largest uint64 (for digits, the string
+	// order is the numeric one).
+	if len(s) == 0 || len(s) > 20 || len(s) == 20 && s > "18446744073709551615" {
 		return 0, false
 	}
 	var v uint64
+	// Eight digits at a time while eight are left (a timestamp has 19), then one at a time.
+	for ; len(s) >= 8; s = s[8:] {
+		d, ok := eightDigits(s)
+		if !ok {
+			return 0, false
+		}
+		v = v*1e8 + d
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		d := uint64(c - '0')
-		if v > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
+		v = v*10 + uint64(c-'0')
 	}
 	return v, true
+}
+
+// eightDigits parses s[:8] as eight decimal digits, all at once: the bytes are loaded as one
+// little-endian word (the first digit lowest), checked to be '0' to '9' each, and combined in three
+// multiply steps, pairs, then quads, then the two quads.
+func eightDigits(s string) (uint64, bool) {
+	x := load64(s)
+	const hi = 0xF0F0F0F0F0F0F0F0
+	// A digit's high nibble is 3 and its low nibble plus 6 stays below 0x10 (no byte carries over).
+	if x&hi != 0x3030303030303030 || (x+0x0606060606060606)&hi != 0x3030303030303030 {
+		return 0, false
+	}
+	x -= 0x3030303030303030
+	x = x*10 + x>>8 // each 16-bit lane's low byte: two digits
+	x = ((x&0x000000FF000000FF)*(100+1000000<<32) + (x>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
+	return x, true
 }
 
 // Close stops delivery and waits for the subscription goroutines.

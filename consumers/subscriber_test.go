@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,10 +35,41 @@ func TestParseAckSubject(t *testing.T) {
 		{"$JS.ACK.S.C.1.2.3.99999999999999999999.5", 0, 0, 0, 0}, // time out of range
 		{"$JS.ACK.S.C.1.18446744073709551616.3.4.5", 0, 0, 0, 0}, // overflow
 		{"$JS.ACK.S.C.1..3.4.5", 0, 0, 0, 0},                     // empty token
+		{"$JS.ACK.a/b/c/d/e/f.C/0.1.12345678.9.1700000000123456789.18446744073709551615", 12345678, 9, 18446744073709551615, 1700000000123456789},
+		{"$JS.ACK.S.C.1.2.3.4.5.6.7.8.9.10.11.12.13.14.15", 0, 0, 0, 0}, // too many tokens
 	} {
 		sseq, cseq, nanos, pending := parseAckSubject(tc.reply)
 		require.Equal(t, [4]uint64{tc.sseq, tc.cseq, uint64(tc.nanos), tc.pending},
 			[4]uint64{sseq, cseq, uint64(nanos), pending}, tc.reply)
+	}
+}
+
+// TestParseUint compares parseUint with strconv.ParseUint around the lengths where it switches
+// from eight digits at a time to one (8, 16), and where uint64 overflows (20 digits). Inputs of more
+// than 20 characters are refused even when strconv accepts them (leading zeros).
+func TestParseUint(t *testing.T) {
+	inputs := []string{"", "0", "7", "00000000", "12345678", "1234567x", "x2345678", "123456789",
+		"9999999999999999", "1234567812345678", "12345678/2345678", "1234567:12345678",
+		"9999999999999999999", "10000000000000000000", "18446744073709551615", "18446744073709551616",
+		"99999999999999999999", "000000000000000000001", "+1", "-1", " 1", "1 "}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, 1+r.IntN(21))
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+			if r.IntN(40) == 0 {
+				b[i] = byte(r.IntN(256))
+			}
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		want, err := strconv.ParseUint(in, 10, 64)
+		got, ok := parseUint(in)
+		require.Equal(t, err == nil && len(in) <= 20, ok, "%q", in) // longer: leading zeros NATS never writes
+		if ok {
+			require.Equal(t, want, got, "%q", in)
+		}
 	}
 }
 
