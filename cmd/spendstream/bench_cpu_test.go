@@ -87,6 +87,7 @@ func machineCPU() (busy, total time.Duration) {
 type cpuSplit struct {
 	cons, nats, ch, self        func() time.Duration
 	c0, n0, h0, s0, busy0, tot0 time.Duration
+	selfUsed                    time.Duration // the benchmark process's CPU up to report
 }
 
 // startCPUSplit starts measuring; cons may be nil (a phase without spendstream).
@@ -108,6 +109,7 @@ func startCPUSplit(cons, natsProc *proc) *cpuSplit {
 // report returns one line: CPU per event of each process and the machine's busy share.
 func (s *cpuSplit) report(events int, wall time.Duration) string {
 	c, n, h, me := s.cons()-s.c0, s.nats()-s.n0, s.ch()-s.h0, s.self()-s.s0
+	s.selfUsed = me
 	busy, tot := machineCPU()
 	busy, tot = busy-s.busy0, tot-s.tot0
 	per := func(d time.Duration) string { return (d / time.Duration(events)).String() }
