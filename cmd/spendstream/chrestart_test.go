@@ -110,10 +110,7 @@ func TestClickHouseRestartDuringFlow(t *testing.T) {
 	store := chaosStore(ctx, t, chs.addr(), db)
 
 	emb := startNATS(t)
-	js := chaosJS(t, emb.URL())
-	scfg := streams.DefaultConfig()
-	scfg.Partitions = partitions
-	require.NoError(t, streams.Provision(ctx, js, scfg))
+	js, scfg := chaosJS(ctx, t, emb.URL(), partitions)
 
 	seed := time.Now().UnixNano()
 	d := newChaosDataset(seed, time.Second)

@@ -69,10 +69,7 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances int, rescale bool,
 	inflight, waitInflight := chaosInflight(t, chAddr, db)
 
 	emb := startNATS(t)
-	js := chaosJS(t, emb.URL())
-	scfg := streams.DefaultConfig()
-	scfg.Partitions = partitions
-	require.NoError(t, streams.Provision(ctx, js, scfg))
+	js, scfg := chaosJS(ctx, t, emb.URL(), partitions)
 
 	d := newChaosDataset(seed, time.Second)
 	t.Logf("dataset: %d items, %d distinct events to count, %d malformed", len(d.items), d.truth.counted, d.malformed)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spendstream/spendstream/consumers/streams"
@@ -64,15 +63,7 @@ func TestNATSFailuresDuringFlow(t *testing.T) {
 	emb := startServer()
 	t.Cleanup(func() { emb.Shutdown() })
 
-	nc, err := nats.Connect(emb.URL(), nats.Name("spendstream-test"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(50*time.Millisecond))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	scfg := streams.DefaultConfig()
-	scfg.Partitions = partitions
-	require.NoError(t, streams.Provision(ctx, js, scfg))
+	js, scfg := chaosJS(ctx, t, emb.URL(), partitions, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 
 	d := newChaosDataset(seed, time.Second)
 	t.Logf("dataset: %d items, %d distinct events to count, %d malformed", len(d.items), d.truth.counted, d.malformed)

@@ -324,15 +324,19 @@ func (d *chaosDataset) publishPaced(ctx context.Context, pub *streams.Publisher,
 	return out
 }
 
-// chaosJS connects to NATS for the test's own publishing and inspection.
-func chaosJS(t testing.TB, url string) jetstream.JetStream {
+// chaosJS connects to NATS (with opts) for the test's own publishing and inspection, and provisions
+// the streams with the given number of partitions; it returns the streams' config too.
+func chaosJS(ctx context.Context, t testing.TB, url string, partitions int, opts ...nats.Option) (jetstream.JetStream, streams.Config) {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("spendstream-test"))
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("spendstream-test")}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	return js
+	scfg := streams.DefaultConfig()
+	scfg.Partitions = partitions
+	require.NoError(t, streams.Provision(ctx, js, scfg))
+	return js, scfg
 }
 
 // chaosLastSeqs returns the stream sequence of the last message of every partition of the live lane (0
