@@ -183,9 +183,11 @@ func (c *Consumer) runOnce(parent context.Context) error {
 			return err
 		}
 		for _, p := range c.cfg.units() {
-			start := committed[uint16(p)].StreamSeq
+			var start uint64
 			if p == streams.AllPartitions {
 				start = b.StartSeq()
+			} else {
+				start = committed[uint16(p)].StreamSeq
 			}
 			if _, err := streams.ResetConsumer(ctx, js, c.cfg.Streams, lane, p, start); err != nil {
 				return err

@@ -58,14 +58,12 @@ func benchEnvFrom(b *testing.B) benchEnv {
 // benchEvents generates n valid, distinct live events (VPS samples and email volume) with recent
 // event times, and their ground truth totals.
 func benchEvents(n int) ([]streams.Outgoing, benchTruth) {
-	var out []streams.Outgoing
+	items := benchItems(n, time.Now().UTC())
 	var tr benchTruth
-	for _, it := range benchItems(n, time.Now().UTC()) {
-		ev := it.Event
-		out = append(out, streams.Outgoing{Subject: events.Subject(*ev), MsgID: events.MsgID(*ev), Data: it.Raw})
-		tr.add(ev)
+	for _, it := range items {
+		tr.add(it.Event)
 	}
-	return out, tr
+	return outgoing(items, "", "bench-malformed"), tr // the fleet's items are all valid
 }
 
 // benchItems generates the benchmark fleet's first n items (1,600 VPS sampled every 30 s, 400

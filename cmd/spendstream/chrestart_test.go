@@ -165,7 +165,7 @@ func TestClickHouseRestartDuringFlow(t *testing.T) {
 	require.Greater(t, streamAtStart, streamAtStop, "events kept arriving while ClickHouse was down")
 	require.Positive(t, failedDuring, "the consumer noticed ClickHouse was gone (flush failures)")
 	// The lag that matters: stream positions the consumer has taken but ClickHouse does not hold.
-	// JetStream's pending count does not show it (the consumer acks into its buffer).
+	// JetStream's pending count does not show it (the consumer has taken them into its buffer).
 	require.Greater(t, streamAtStart, committedAtStop, "uncommitted lag while ClickHouse was down")
 
 	// Up again: the consumer must recover by itself, with events still flowing.

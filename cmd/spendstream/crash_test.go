@@ -17,11 +17,12 @@ import (
 
 // TestConsumerCrashExactlyOnce proves design property 2 (exactly-once effect) with real processes:
 // `spendstream consume` instances are SIGKILLed at random moments while events flow and restarted at
-// once, as a supervisor would, so crashes land before, during and after inserts and acks (every
-// other crash waits for an INSERT of the victim to be running on the server). Once
-// everything is published and the consumers have caught up, the ClickHouse roll-ups must equal the
-// ground truth exactly: a crash between insert and ack must not double count, a crash before the
-// insert must not lose anything.
+// once, as a supervisor would, so crashes land before, during and after inserts (every other crash
+// waits for an INSERT of the victim to be running on the server). Once everything is published and
+// the consumers have caught up, the ClickHouse roll-ups must equal the ground truth exactly: a crash
+// after rows were inserted (the design's "between rows inserted and message acked"; the roll-up
+// consumers do not ack, they resume from the positions inserted with the rows) must not double
+// count, a crash before the insert must not lose anything.
 //
 // An INSERT sent just before the crash can commit after the process is gone; the product fences it
 // (a starting consumer waits for the batch inserts running on the server before it reads the
@@ -122,7 +123,7 @@ func runCrashFlow(t *testing.T, bin, chAddr string, instances int, rescale bool,
 		requireAlive()
 		i := rng.IntN(instances)
 		// Every other crash is aimed at an insert: the instance dies while the server runs one of
-		// its INSERTs (the moment "rows inserted, message not acked" of property 2).
+		// its INSERTs (rows inserted, the process gone before it learnt so: property 2's moment).
 		if rng.IntN(2) == 0 {
 			aimed++
 			if chaosAwaitInsert(procs[i].pid(), inflight, time.Second) {

@@ -72,10 +72,7 @@ func TestNATSFailuresDuringFlow(t *testing.T) {
 	cons := newChaosProc(t, "consume", bin, chaosConsumeArgs("nats://"+proxy.addr(), chAddr, db, partitions, 0, 1)...)
 	cons.start()
 
-	published := make(chan error, 1)
-	go func() {
-		published <- publishRetrying(ctx, streams.NewPublisher(js), d.items, d.gen.Fleet().Tenants[0].ID, publishFor, 120)
-	}()
+	published := d.publishPacedBy(ctx, retryingSink(streams.NewPublisher(js), d.gen.Fleet().Tenants[0].ID), publishFor, 120, nil)
 
 	// A fault at even intervals while the publisher runs.
 	for i := range faults {
@@ -188,14 +185,11 @@ func (p *lossyProxy) closeAll() {
 	p.conns = nil
 }
 
-// publishRetrying publishes items in chunks spread over the given time, each message under a
-// fixed id, retrying the messages whose publish was not acknowledged until it is.
-func publishRetrying(ctx context.Context, pub *streams.Publisher, items []generate.Item, fallbackTenant string,
-	over time.Duration, chunks int) error {
-	size := max(1, (len(items)+chunks-1)/chunks)
-	pause := over / time.Duration(chunks)
-	for c := 0; c*size < len(items); c++ {
-		out := outgoing(items[c*size:min((c+1)*size, len(items))], fallbackTenant, fmt.Sprintf("malformed-%d", c))
+// retryingSink is natsSink for a flaky link: each message keeps its id (the malformed ones too) and
+// is published again until it is acknowledged, as a producer would.
+func retryingSink(pub *streams.Publisher, fallbackTenant string) sink {
+	return func(ctx context.Context, items []generate.Item) error {
+		out := outgoing(items, fallbackTenant, fmt.Sprintf("malformed-%d", time.Now().UnixNano()))
 		for len(out) > 0 {
 			var failed []streams.Outgoing
 			// An ack lost with the server never comes: give each attempt a deadline.
@@ -211,16 +205,11 @@ func publishRetrying(ctx context.Context, pub *streams.Publisher, items []genera
 			if len(out) > 0 {
 				select {
 				case <-ctx.Done():
-					return fmt.Errorf("chunk %d: %d messages not acknowledged: %w", c, len(out), ctx.Err())
+					return fmt.Errorf("%d messages not acknowledged: %w", len(out), ctx.Err())
 				case <-time.After(100 * time.Millisecond):
 				}
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(pause):
-		}
+		return nil
 	}
-	return nil
 }

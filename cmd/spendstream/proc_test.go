@@ -301,8 +301,12 @@ func newChaosDataset(seed int64, sampleEvery time.Duration) *chaosDataset {
 // takes about `over`; once hurry is closed (nil: never) the rest goes out without pauses. The
 // returned channel is closed, after carrying any error, when everything is published.
 func (d *chaosDataset) publishPaced(ctx context.Context, pub *streams.Publisher, over time.Duration, chunks int, hurry <-chan struct{}) <-chan error {
+	return d.publishPacedBy(ctx, natsSink(pub, d.gen.Fleet().Tenants[0].ID), over, chunks, hurry)
+}
+
+// publishPacedBy is publishPaced through send.
+func (d *chaosDataset) publishPacedBy(ctx context.Context, send sink, over time.Duration, chunks int, hurry <-chan struct{}) <-chan error {
 	out := make(chan error, 1)
-	send := natsSink(pub, d.gen.Fleet().Tenants[0].ID)
 	go func() {
 		defer close(out)
 		size := max(1, (len(d.items)+chunks-1)/chunks)

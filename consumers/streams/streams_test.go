@@ -407,7 +407,7 @@ type fetched struct {
 	subject string
 }
 
-// fetch pulls exactly n messages, acking each.
+// fetch pulls exactly n messages, acking each (a no-op under ack policy "none").
 func fetch(t *testing.T, cons jetstream.Consumer, n int) []fetched {
 	t.Helper()
 	var out []fetched
@@ -487,7 +487,7 @@ func TestResetConsumer(t *testing.T) {
 			require.Equal(t, seqs[0], seq, "committed=0 starts at the partition's first message")
 			require.Equal(t, len(seqs), pending)
 
-			// Called again on the existing (now fully acked) durable: starts over.
+			// Called again on the existing (now fully delivered) durable: starts over.
 			seq, pending = first(0)
 			require.Equal(t, seqs[0], seq, "reset of an existing durable")
 			require.Equal(t, len(seqs), pending)
